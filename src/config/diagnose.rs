@@ -1,0 +1,290 @@
+//! Turns what went wrong (a TOML parse error, a serde error, an [`Invalid`] value) into a
+//! [`ConfigError`] that names the line, the dotted key and a fix.
+//!
+//! The errors carry only a message and a byte range; the spanned document tells which key the
+//! range belongs to, and the defaults tell which keys exist and what type each one expects.
+
+use std::path::Path;
+
+use toml::de::{DeTable, DeValue};
+
+use super::locate::{self, Entry, Hit};
+use super::suggest::closest;
+use super::validate::{self, Invalid};
+use super::{Config, ConfigError};
+
+const SYNTAX_FIX: &str = "correct the TOML syntax here: strings need double quotes, each \
+     `key = value` goes on its own line, a section is written `[name]` (see https://toml.io)";
+
+const GENERIC_FIX: &str = "`steward config show` prints every key with its effective value; compare this one with it";
+
+/// A parse error from `toml`, such as an unclosed bracket or a duplicate key.
+pub(super) fn syntax_error(text: &str, origin: &Path, err: &toml::de::Error) -> ConfigError {
+    let span = err.span().unwrap_or(text.len()..text.len());
+    // The recovering parse gives the entries around the error, to name its key.
+    let (recovered, _) = DeTable::parse_recoverable(text);
+    let recovered = recovered.get_ref();
+    let message = err.message().trim_end();
+    if message == "duplicate key" {
+        return duplicate_key(text, origin, recovered, span);
+    }
+    let key = match locate::entry_at(recovered, span.start) {
+        Some(Hit::Key(entry) | Hit::Value(entry)) => Some(entry.dotted()),
+        None => None,
+    };
+    ConfigError::at(origin, text, span.start, key, message.to_owned(), SYNTAX_FIX.to_owned())
+}
+
+fn duplicate_key(text: &str, origin: &Path, recovered: &DeTable<'_>, span: std::ops::Range<usize>) -> ConfigError {
+    let written = text.get(span.clone()).unwrap_or_default().trim();
+    let name = written.trim_matches(|c| c == '"' || c == '\'');
+    let path = match locate::entry_at(recovered, span.start) {
+        Some(Hit::Key(entry)) if entry.is_header_table() => {
+            let dotted = entry.dotted();
+            return ConfigError::at(
+                origin,
+                text,
+                span.start,
+                Some(dotted.clone()),
+                format!("duplicate key: the section `[{dotted}]` appears twice"),
+                format!("merge the two [{dotted}] sections into one"),
+            );
+        }
+        Some(Hit::Key(entry)) => entry.path,
+        _ => {
+            let mut path = locate::table_before(recovered, span.start);
+            path.push(name.to_owned());
+            path
+        }
+    };
+    let dotted = path.join(".");
+    let table = table_name(path.split_last().map_or(&[][..], |(_, parent)| parent));
+    let mut fix = format!("keep only one `{name}` in {table}");
+    if let Some(first) = locate::entry_by_key(recovered, &dotted)
+        && first.key_span.start != span.start
+    {
+        let (line, _) = locate::line_column(text, first.key_span.start);
+        fix.push_str(&format!("; the other one is on line {line}"));
+    }
+    ConfigError::at(origin, text, span.start, Some(dotted.clone()), format!("duplicate key `{dotted}`"), fix)
+}
+
+/// An error from serde: an unknown key, a value of the wrong type, an unrepresentable number.
+pub(super) fn shape_error(text: &str, origin: &Path, document: &DeTable<'_>, err: &toml::de::Error) -> ConfigError {
+    let message = err.message().trim_end();
+    let offset = err.span().map_or(0, |span| span.start);
+    match locate::entry_at(document, offset) {
+        Some(Hit::Key(entry)) if message.starts_with("unknown field") => unknown_key(text, origin, &entry, message),
+        Some(Hit::Value(entry)) => wrong_value(text, origin, &entry, message),
+        Some(Hit::Key(entry)) => {
+            let dotted = entry.dotted();
+            let problem = format!("`{dotted}`: {message}");
+            ConfigError::at(origin, text, offset, Some(dotted), problem, GENERIC_FIX.to_owned())
+        }
+        None => ConfigError::at(origin, text, offset, None, message.to_owned(), GENERIC_FIX.to_owned()),
+    }
+}
+
+/// A value that parsed but failed validation, placed at its value in the file.
+pub(super) fn invalid(text: &str, origin: &Path, document: &DeTable<'_>, invalid: Invalid) -> ConfigError {
+    match locate::entry_by_key(document, &invalid.key) {
+        Some(entry) => {
+            ConfigError::at(origin, text, entry.value_span.start, Some(invalid.key), invalid.problem, invalid.fix)
+        }
+        // Only a key left at its default can be absent, and defaults are valid (tested); still,
+        // the message stands without a line.
+        None => ConfigError {
+            path: origin.to_path_buf(),
+            line: None,
+            column: None,
+            key: Some(invalid.key),
+            problem: invalid.problem,
+            fix: invalid.fix,
+        },
+    }
+}
+
+fn unknown_key(text: &str, origin: &Path, entry: &Entry<'_, '_>, message: &str) -> ConfigError {
+    let Some((name, parent)) = entry.path.split_last() else {
+        return ConfigError::at(origin, text, entry.key_span.start, None, message.to_owned(), GENERIC_FIX.to_owned());
+    };
+    let accepted = accepted_keys(message, parent);
+    let suggestion = closest(name, &accepted);
+    let (problem, fix) = if parent.is_empty() && entry.value.is_table() {
+        let sections = sections_list(&accepted);
+        let fix = match suggestion {
+            Some(known) => format!("did you mean `[{known}]`? the known sections are: {sections}"),
+            None => {
+                format!("remove the [{name}] section; this version of steward knows: {sections}")
+            }
+        };
+        (format!("unknown section `[{name}]`"), fix)
+    } else if parent.is_empty() {
+        let sections = sections_list(&accepted);
+        let fix = match table_holding(name) {
+            Some(home) => format!("move it below the `[{}]` line", home.join(".")),
+            None => "remove it".to_owned(),
+        };
+        (
+            format!("unknown key `{name}` outside any section"),
+            format!("{fix}; the top level holds only sections: {sections}"),
+        )
+    } else {
+        let hint = match (suggestion, table_holding(name)) {
+            (Some(known), _) => format!("did you mean `{known}`?"),
+            (None, Some(home)) => format!("`{name}` belongs in [{}];", home.join(".")),
+            (None, None) => "remove it;".to_owned(),
+        };
+        (
+            format!("unknown key `{}`", entry.dotted()),
+            format!("{hint} {} accepts: {}", table_name(parent), accepted.join(", ")),
+        )
+    };
+    ConfigError::at(origin, text, entry.key_span.start, Some(entry.dotted()), problem, fix)
+}
+
+fn wrong_value(text: &str, origin: &Path, entry: &Entry<'_, '_>, message: &str) -> ConfigError {
+    let dotted = entry.dotted();
+    let shown = text.get(entry.value_span.clone()).unwrap_or_default();
+    let found = entry.value.type_str();
+    let (problem, fix) = match default_at(&entry.path) {
+        Some(expected) if expected.type_str() != found => (
+            format!("`{dotted}` expects {}, found {}", with_article(expected.type_str()), with_article(found)),
+            type_fix(entry, &expected),
+        ),
+        // Right type, unrepresentable value: a negative or too large number for its field.
+        Some(toml::Value::Integer(_)) => {
+            let Invalid { problem, fix, .. } = validate::out_of_range(&dotted, shown);
+            (problem, fix)
+        }
+        _ => (format!("`{dotted}`: {message}"), GENERIC_FIX.to_owned()),
+    };
+    ConfigError::at(origin, text, entry.value_span.start, Some(dotted), problem, fix)
+}
+
+fn type_fix(entry: &Entry<'_, '_>, expected: &toml::Value) -> String {
+    let dotted = entry.dotted();
+    let name = entry.path.last().map_or("", String::as_str);
+    match expected {
+        toml::Value::Integer(default) => {
+            let bounds = validate::integer_key(&dotted);
+            // A quoted number becomes the example, so the fix is literally "drop the quotes".
+            let written = match entry.value {
+                DeValue::String(written) => written.trim().parse::<i64>().ok(),
+                _ => None,
+            };
+            let example = written
+                .filter(|value| {
+                    bounds.is_none_or(|b| u64::try_from(*value).is_ok_and(|v| (b.min..=b.max).contains(&v)))
+                })
+                .unwrap_or(*default);
+            let range = bounds.map_or(String::new(), |b| format!(" from {} to {}", b.min, b.max));
+            format!("write a whole number{range} without quotes, e.g. `{name} = {example}`")
+        }
+        toml::Value::String(_) => {
+            format!("put the value in double quotes, e.g. `{name} = {expected}`")
+        }
+        toml::Value::Boolean(_) => {
+            format!("write true or false without quotes, e.g. `{name} = {expected}`")
+        }
+        toml::Value::Table(_) => {
+            format!("make it a section: a `[{dotted}]` line with its keys below it")
+        }
+        other => format!("write {} here, e.g. `{name} = {other}`", with_article(other.type_str())),
+    }
+}
+
+/// The keys a table accepts, in declaration order, as serde lists them in its message
+/// ("unknown field `x`, expected one of `a`, `b`"); the defaults are the fallback.
+fn accepted_keys(message: &str, table: &[String]) -> Vec<String> {
+    let listed: Vec<String> = message
+        .rsplit_once(", expected ")
+        .map(|(_, expected)| expected.split('`').skip(1).step_by(2).map(str::to_owned).collect())
+        .unwrap_or_default();
+    if !listed.is_empty() {
+        return listed;
+    }
+    match default_table_at(table) {
+        Some(defaults) => defaults.keys().cloned().collect(),
+        None => Vec::new(),
+    }
+}
+
+/// The default value at `path`, which also tells the type the key expects.
+fn default_at(path: &[String]) -> Option<toml::Value> {
+    let (last, parent) = path.split_last()?;
+    default_table_at(parent)?.get(last).cloned()
+}
+
+fn default_table_at(path: &[String]) -> Option<toml::Table> {
+    let mut table = Config::defaults_table();
+    for key in path {
+        match table.remove(key) {
+            Some(toml::Value::Table(inner)) => table = inner,
+            _ => return None,
+        }
+    }
+    Some(table)
+}
+
+/// The table (other than where it was written) in which key `name` exists, for a key put in
+/// the wrong section.
+fn table_holding(name: &str) -> Option<Vec<String>> {
+    fn search(table: &toml::Table, path: &mut Vec<String>, name: &str) -> Option<Vec<String>> {
+        if table.get(name).is_some_and(|value| !value.is_table()) {
+            return Some(path.clone());
+        }
+        for (key, value) in table {
+            if let toml::Value::Table(inner) = value {
+                path.push(key.clone());
+                if let Some(found) = search(inner, path, name) {
+                    return Some(found);
+                }
+                path.pop();
+            }
+        }
+        None
+    }
+    search(&Config::defaults_table(), &mut Vec::new(), name)
+}
+
+fn table_name(path: &[String]) -> String {
+    if path.is_empty() { "the top level".to_owned() } else { format!("[{}]", path.join(".")) }
+}
+
+fn sections_list(names: &[String]) -> String {
+    let sections: Vec<String> = names.iter().map(|name| format!("[{name}]")).collect();
+    sections.join(", ")
+}
+
+fn with_article(kind: &str) -> String {
+    match kind {
+        "integer" | "array" => format!("an {kind}"),
+        "float" => "a decimal number".to_owned(),
+        "boolean" => "a boolean (true or false)".to_owned(),
+        "datetime" => "a date-time".to_owned(),
+        _ => format!("a {kind}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_lists_keys_in_declaration_order() {
+        let message = "unknown field `x`, expected one of `b`, `a`, `c`";
+        assert_eq!(accepted_keys(message, &[]), ["b", "a", "c"]);
+        assert_eq!(accepted_keys("unknown field `x`, expected `daemon`", &[]), ["daemon"]);
+        let fallback = accepted_keys("something else", &["daemon".to_owned(), "log".to_owned()]);
+        assert_eq!(fallback, ["level", "max_files", "max_size_mb"]);
+    }
+
+    #[test]
+    fn keys_written_in_the_wrong_table_are_found() {
+        assert_eq!(table_holding("level"), Some(vec!["daemon".to_owned(), "log".to_owned()]));
+        assert_eq!(table_holding("max_parallel_tasks"), Some(vec!["daemon".to_owned()]));
+        assert_eq!(table_holding("log"), None);
+        assert_eq!(table_holding("nope"), None);
+    }
+}

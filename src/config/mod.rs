@@ -1,0 +1,118 @@
+//! Configuration: `.steward/steward.toml`, read into plain structs with every default filled in.
+//!
+//! Reading happens in two passes over the same text. `toml::de::DeTable` keeps the span of every
+//! key and value; serde (with `deny_unknown_fields`) turns it into [`Config`]; `validate` then
+//! checks ranges as a pure function. Whatever goes wrong is mapped back onto the spanned document
+//! by `diagnose` so that the error names the file, the line, the dotted key and the fix.
+//!
+//! Adding a section: a struct with `#[serde(deny_unknown_fields, default)]` and a `Default`, a
+//! field on [`Config`], its integer bounds in `validate` and one comment per key in
+//! `template`. The error messages pick the new keys up from serde and from the defaults.
+
+mod diagnose;
+mod error;
+mod locate;
+mod suggest;
+mod template;
+mod validate;
+
+use std::io;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use toml::de::DeTable;
+
+pub use error::ConfigError;
+pub use template::template;
+
+/// The whole of `steward.toml`. Absent sections and keys take their defaults.
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub daemon: DaemonConfig,
+}
+
+/// `[daemon]`: the resident process itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    pub heartbeat_interval_s: u64,
+    pub max_parallel_tasks: u32,
+    pub task_timeout_min: u64,
+    pub shutdown_grace_s: u64,
+    pub max_message_bytes: u64,
+    pub log: LogConfig,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            heartbeat_interval_s: 30,
+            max_parallel_tasks: 3,
+            task_timeout_min: 120,
+            shutdown_grace_s: 15,
+            max_message_bytes: 4 * 1024 * 1024,
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// `[daemon.log]` (or `log = { ... }` inside `[daemon]`): the daemon's log file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub max_size_mb: u64,
+    pub max_files: u32,
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { max_size_mb: 50, max_files: 5, level: "info".to_owned() }
+    }
+}
+
+// The error is read once, by a person, on a cold path; its fields are the public contract, so it
+// stays unboxed.
+#[allow(clippy::result_large_err)]
+impl Config {
+    /// Missing file -> `Ok(Config::default())`; unreadable -> `Err` naming the path and the OS error.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(err) => return Err(ConfigError::unreadable(path, &err)),
+        };
+        let text = String::from_utf8(bytes).map_err(|err| ConfigError::not_utf8(path, &err))?;
+        Config::parse(&text, path)
+    }
+
+    /// Parse and validate text that came from `origin` (used in messages).
+    pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        let document = match DeTable::parse(text) {
+            Ok(document) => document,
+            Err(err) => return Err(diagnose::syntax_error(text, origin, &err)),
+        };
+        let deserializer = toml::de::Deserializer::from(document.clone());
+        let config = Config::deserialize(deserializer)
+            .map_err(|err| diagnose::shape_error(text, origin, document.get_ref(), &err))?;
+        validate::validate(&config).map_err(|invalid| diagnose::invalid(text, origin, document.get_ref(), invalid))?;
+        Ok(config)
+    }
+
+    /// The effective configuration as TOML (every key, defaults filled in), for `steward config show`.
+    pub fn to_toml(&self) -> String {
+        // Plain structs of integers and strings always serialize; the fallback keeps this total
+        // without a panic path.
+        toml::to_string(self).unwrap_or_else(|err| format!("# cannot render the configuration: {err}\n"))
+    }
+
+    /// The defaults as a TOML tree: the reference for "which keys exist" and "what type is
+    /// expected" in error messages and in the template.
+    fn defaults_table() -> toml::Table {
+        toml::Table::try_from(Config::default()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests;

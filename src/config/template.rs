@@ -1,0 +1,108 @@
+//! The commented `steward.toml` that `steward init` writes.
+//!
+//! Generated from the defaults and the bounds in `validate`, so the file a user starts from can
+//! never disagree with what an absent key means; only the one-line descriptions live here.
+
+use super::Config;
+use super::validate;
+
+const HEADER: &str = "\
+# steward configuration. Every key below is set to its default: delete a key to get the
+# default back. `steward config check` validates this file; `steward config show` prints the
+# effective values.
+";
+
+/// One line per key saying what it does; the range is appended from `validate::INTEGER_KEYS`.
+/// Order is the order of the file; a key's table is everything before its last dot.
+const DESCRIPTIONS: &[(&str, &str)] = &[
+    ("daemon.heartbeat_interval_s", "Seconds between two writes of .steward/daemon/heartbeat"),
+    ("daemon.max_parallel_tasks", "How many agent tasks may run at the same time"),
+    ("daemon.task_timeout_min", "Minutes a task may run before it is stopped and marked `timeout`"),
+    ("daemon.shutdown_grace_s", "Seconds running tasks get to finish when the daemon stops, before they are killed"),
+    (
+        "daemon.max_message_bytes",
+        "Largest message a client may send on the socket, in bytes; a larger one ends its connection",
+    ),
+    ("daemon.log.max_size_mb", "Size in MiB at which daemon.log is rotated to daemon.log.1"),
+    ("daemon.log.max_files", "How many rotated logs (daemon.log.1 ... daemon.log.N) are kept"),
+    (
+        "daemon.log.level",
+        "What gets logged: error, warn, info, debug or trace, or a filter such as \"info,steward_ipc=debug\"",
+    ),
+];
+
+/// Commented defaults written by `steward init`: every key, its default, one comment line saying
+/// what it does and its range.
+pub fn template() -> String {
+    let defaults = toml::Value::Table(Config::defaults_table());
+    let mut out = HEADER.to_owned();
+    let mut current_table = None;
+    for (key, description) in DESCRIPTIONS {
+        let (table, name) = key.rsplit_once('.').unwrap_or(("", key));
+        let Some(default) = lookup(&defaults, key) else {
+            continue;
+        };
+        if current_table != Some(table) {
+            out.push_str(&format!("\n[{table}]\n"));
+            current_table = Some(table);
+        }
+        let range =
+            validate::integer_key(key).map_or(String::new(), |bounds| format!(" ({} to {})", bounds.min, bounds.max));
+        out.push_str(&format!("# {description}{range}.\n{name} = {default}\n"));
+    }
+    out
+}
+
+fn lookup<'v>(value: &'v toml::Value, dotted: &str) -> Option<&'v toml::Value> {
+    dotted.split('.').try_fold(value, |value, key| value.get(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use super::*;
+
+    fn leaf_keys(table: &toml::Table, prefix: &str, out: &mut BTreeSet<String>) {
+        for (key, value) in table {
+            let dotted = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+            match value {
+                toml::Value::Table(inner) => leaf_keys(inner, &dotted, out),
+                _ => {
+                    out.insert(dotted);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn template_parses_to_the_defaults() {
+        let parsed = Config::parse(&template(), Path::new("template")).expect("template is valid");
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn every_key_is_described_and_every_integer_has_bounds() {
+        let mut leaves = BTreeSet::new();
+        leaf_keys(&Config::defaults_table(), "", &mut leaves);
+        let described: BTreeSet<String> = DESCRIPTIONS.iter().map(|(key, _)| (*key).to_owned()).collect();
+        assert_eq!(leaves, described);
+        let defaults = toml::Value::Table(Config::defaults_table());
+        for key in &leaves {
+            let is_integer = lookup(&defaults, key).is_some_and(toml::Value::is_integer);
+            assert_eq!(is_integer, validate::integer_key(key).is_some(), "{key}");
+        }
+    }
+
+    #[test]
+    fn template_shows_each_key_with_comment_and_range() {
+        let text = template();
+        assert!(text.contains("[daemon]\n"));
+        assert!(text.contains("[daemon.log]\n"));
+        assert!(text.contains("# How many agent tasks may run at the same time (1 to 64).\nmax_parallel_tasks = 3\n"));
+        assert!(text.contains("\nlevel = \"info\"\n"));
+        let comments = text.lines().filter(|line| line.starts_with("# ")).count();
+        assert_eq!(comments, 3 + DESCRIPTIONS.len());
+    }
+}
