@@ -1,0 +1,3 @@
+//! The daemon side of the binary.
+
+pub mod notify;
