@@ -1,7 +1,12 @@
 //! steward: a repository steward daemon and its client, in one binary.
 
+pub mod api;
 pub mod atomic_file;
+pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod events;
+pub mod layout;
 pub mod logging;
 pub mod paths;
+mod suggest;

@@ -9,9 +9,9 @@ use std::path::Path;
 use toml::de::{DeTable, DeValue};
 
 use super::locate::{self, Entry, Hit};
-use super::suggest::closest;
 use super::validate::{self, Invalid};
 use super::{Config, ConfigError};
+use crate::suggest::closest;
 
 const SYNTAX_FIX: &str = "correct the TOML syntax here: strings need double quotes, each \
      `key = value` goes on its own line, a section is written `[name]` (see https://toml.io)";

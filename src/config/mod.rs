@@ -12,7 +12,6 @@
 mod diagnose;
 mod error;
 mod locate;
-mod suggest;
 mod template;
 mod validate;
 

@@ -1,0 +1,76 @@
+//! `steward daemon start [--foreground]`.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use serde_json::json;
+
+use crate::cli::target::resolve_project;
+use crate::cli::{Failure, GlobalArgs, Outcome, print_json};
+use crate::config::Config;
+use crate::daemon::detach::{Report, Side, detach};
+use crate::daemon::{Launch, Reporter, serve};
+use crate::paths::SocketEnv;
+
+/// Options of `daemon start`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Do not detach: serve in this process until stopped (for systemd and launchd).
+    #[arg(long)]
+    pub foreground: bool,
+}
+
+/// Validates the configuration, then starts the daemon detached or in the foreground.
+pub fn run(global: &GlobalArgs, args: StartArgs) -> Outcome {
+    let project = resolve_project(global)?;
+    let socket = project.socket_path(&SocketEnv::from_process());
+    if let Some(requested) = &global.socket
+        && requested != &socket
+    {
+        return Err(Failure::Usage(format!(
+            "--socket (or STEWARD_SOCKET) chooses the socket a client talks to; the daemon of {} always listens on {}. \
+             Run `daemon start` on the daemon's machine without it (unset STEWARD_SOCKET)",
+            project.root().display(),
+            socket.display()
+        )));
+    }
+    // Validate before anything forks, so a bad file is reported here with its line and fix.
+    let config = Config::load(&project.config_file()).map_err(|err| Failure::Error(err.to_string()))?;
+    let launch = Launch { project: project.clone(), config, socket };
+    if args.foreground {
+        return Ok(serve(launch, Reporter::Foreground));
+    }
+    match detach(project.root()).map_err(|e| Failure::Error(format!("cannot start the daemon: {e}")))? {
+        Side::Daemon(pipe) => Ok(serve(launch, Reporter::Pipe(pipe))),
+        Side::Parent(report) => report_to_user(global, &project.log_file(), report),
+    }
+}
+
+fn report_to_user(global: &GlobalArgs, log_file: &std::path::Path, report: Report) -> Outcome {
+    match report {
+        Report::Ready { pid, socket } => {
+            if global.json {
+                print_json(&json!({ "started": true, "pid": pid, "socket": socket }))?;
+            } else {
+                println!("started (pid {pid}, socket {socket})");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Report::AlreadyRunning { pid } => {
+            if global.json {
+                print_json(&json!({ "started": false, "already_running": true, "pid": pid }))?;
+            } else {
+                match pid {
+                    Some(pid) => println!("already running (pid {pid})"),
+                    None => println!("already running"),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Report::Failed(message) if message.is_empty() => Err(Failure::Error(format!(
+            "the daemon exited during startup without saying why; see {}",
+            log_file.display()
+        ))),
+        Report::Failed(message) => Err(Failure::Error(message)),
+    }
+}

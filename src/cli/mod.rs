@@ -1,0 +1,149 @@
+//! The command line: one module per command group, each a thin client of the daemon's API.
+//!
+//! Exit codes are part of the contract: 0 ok, 1 error, 2 usage, 3 daemon not running.
+//! Human output goes to stdout, errors to stderr; `--json` prints stable machine fields instead.
+
+mod completions;
+mod config;
+mod daemon;
+mod init;
+mod target;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use target::Target;
+
+/// steward: a resident daemon per git repository that keeps agent work moving.
+#[derive(Debug, Parser)]
+#[command(name = "steward", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// The project directory (default: found by walking up from the current directory to a
+    /// `.steward` directory, else the git top level).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+    /// The daemon socket to talk to (e.g. one forwarded over SSH); overrides the project's.
+    #[arg(long, global = true, value_name = "PATH", env = "STEWARD_SOCKET")]
+    pub socket: Option<PathBuf>,
+    /// Print machine-readable JSON with stable field names.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write .steward/steward.toml with commented defaults.
+    Init(init::InitArgs),
+    /// Start, stop and inspect the daemon.
+    #[command(subcommand)]
+    Daemon(daemon::DaemonCommand),
+    /// Show the daemon's status (same as `daemon status`).
+    Status,
+    /// Check or show the configuration.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Print a shell completion script.
+    Completions(completions::CompletionsArgs),
+}
+
+/// Why a command failed, which decides the exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// Something went wrong (exit 1).
+    Error(String),
+    /// The command line was wrong in a way clap cannot see (exit 2).
+    Usage(String),
+    /// No daemon runs where one was expected (exit 3).
+    NotRunning(String),
+    /// The command already said what happened; only the exit code is left.
+    Silent(u8),
+}
+
+impl Failure {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Error(_) => 1,
+            Failure::Usage(_) => 2,
+            Failure::NotRunning(_) => 3,
+            Failure::Silent(code) => *code,
+        }
+    }
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(err: E) -> Self {
+        Failure::Error(err.to_string())
+    }
+}
+
+/// What a command returns: the exit code on success (0, or the daemon's own in the daemon path).
+pub type Outcome = Result<ExitCode, Failure>;
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let Cli { global, command } = cli;
+    let outcome = match command {
+        Command::Init(args) => init::run(&global, args),
+        Command::Daemon(command) => daemon::run(&global, command),
+        Command::Status => daemon::status(&global),
+        Command::Config(command) => config::run(&global, command),
+        Command::Completions(args) => completions::run(args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(failure) => {
+            match &failure {
+                Failure::Error(message) | Failure::Usage(message) => eprintln!("error: {message}"),
+                Failure::NotRunning(message) => eprintln!("{message}"),
+                Failure::Silent(_) => {}
+            }
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+/// Runs a future on a small single-threaded runtime: the client needs nothing more.
+fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Error(format!("cannot start the async runtime: {e}")))?;
+    Ok(runtime.block_on(future))
+}
+
+/// Prints a value as one line of JSON.
+fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Failure> {
+    let text = serde_json::to_string(value)?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Turns an RPC failure into a message a person can act on.
+fn rpc_failure(target: &Target, err: jsonrpsee::core::client::Error) -> Failure {
+    use jsonrpsee::core::client::Error;
+    match err {
+        Error::Call(obj) => Failure::Error(obj.message().to_owned()),
+        Error::RequestTimeout => Failure::Error(format!("the daemon {} did not answer in time", target.describe())),
+        Error::RestartNeeded(reason) => {
+            let reason = reason.to_string();
+            if reason.contains("refused the connection") {
+                Failure::Error(reason.trim_end_matches("; restart required").to_owned())
+            } else {
+                Failure::Error(format!("lost the connection to the daemon {}: {reason}", target.describe()))
+            }
+        }
+        other => Failure::Error(format!("talking to the daemon {}: {other}", target.describe())),
+    }
+}

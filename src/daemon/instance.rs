@@ -1,0 +1,291 @@
+//! The running daemon as one cheap, clonable handle shared by the API and the components.
+//!
+//! It holds what every part needs to see: the project, the configuration in force, the event
+//! bus, the server handle, and the stop signal. Decisions that can be pure are (which keys need
+//! a restart after a reload); the rest is small, lock-short state.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use steward_ipc::ServerHandle;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::types::{
+    ConfigStatus, ConnectionStatus, DaemonStatus, EventStatus, Heartbeat, LogStatus, Pong, Reloaded, RunState,
+};
+use crate::config::Config;
+use crate::events::{EventBus, format_time};
+use crate::logging::{LogHandle, LogSettings};
+use crate::paths::Project;
+
+use super::notify;
+
+/// Events kept in memory for `event.subscribe {since_seq}`.
+const EVENT_WINDOW: usize = 1024;
+
+/// A handle to the running daemon.
+#[derive(Clone)]
+pub struct Daemon {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    project: Project,
+    socket: PathBuf,
+    pid: u32,
+    started_at: DateTime<Utc>,
+    started: Instant,
+    state: AtomicU8,
+    config: RwLock<Loaded>,
+    reload_lock: tokio::sync::Mutex<()>,
+    reloaded: Notify,
+    events: EventBus,
+    server: OnceLock<ServerHandle>,
+    log: Option<LogHandle>,
+    stop: CancellationToken,
+    stop_grace_s: Mutex<Option<u64>>,
+}
+
+/// The configuration in force and what is known about its loading.
+#[derive(Clone)]
+struct Loaded {
+    config: Arc<Config>,
+    exists: bool,
+    loaded_at: DateTime<Utc>,
+    reload_error: Option<String>,
+}
+
+impl Daemon {
+    /// A handle for a daemon about to serve `project` on `socket`.
+    pub fn new(project: Project, socket: PathBuf, config: Config, log: Option<LogHandle>) -> Self {
+        let exists = project.config_file().exists();
+        let now = Utc::now();
+        Self {
+            inner: Arc::new(Inner {
+                project,
+                socket,
+                pid: std::process::id(),
+                started_at: now,
+                started: Instant::now(),
+                state: AtomicU8::new(RunState::Running as u8),
+                config: RwLock::new(Loaded { config: Arc::new(config), exists, loaded_at: now, reload_error: None }),
+                reload_lock: tokio::sync::Mutex::new(()),
+                reloaded: Notify::new(),
+                events: EventBus::new(EVENT_WINDOW),
+                server: OnceLock::new(),
+                log,
+                stop: CancellationToken::new(),
+                stop_grace_s: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Records the server once it listens, for connection counts.
+    pub fn attach_server(&self, server: ServerHandle) {
+        let _ = self.inner.server.set(server);
+    }
+
+    /// The project served.
+    pub fn project(&self) -> &Project {
+        &self.inner.project
+    }
+
+    /// The event bus.
+    pub fn events(&self) -> &EventBus {
+        &self.inner.events
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.loaded().config
+    }
+
+    fn loaded(&self) -> Loaded {
+        self.inner.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn uptime_s(&self) -> u64 {
+        self.inner.started.elapsed().as_secs()
+    }
+
+    /// `daemon.ping`.
+    pub fn pong(&self) -> Pong {
+        Pong { pong: true, pid: self.inner.pid, uptime_s: self.uptime_s(), version: env!("CARGO_PKG_VERSION").into() }
+    }
+
+    /// The heartbeat file's content.
+    pub fn heartbeat(&self) -> Heartbeat {
+        Heartbeat { pid: self.inner.pid, timestamp: format_time(&Utc::now()), uptime_s: self.uptime_s() }
+    }
+
+    /// The life stage.
+    pub fn run_state(&self) -> RunState {
+        match self.inner.state.load(Ordering::Acquire) {
+            s if s == RunState::Running as u8 => RunState::Running,
+            s if s == RunState::Stopping as u8 => RunState::Stopping,
+            _ => RunState::Stopped,
+        }
+    }
+
+    /// Moves to a later life stage.
+    pub fn set_run_state(&self, state: RunState) {
+        self.inner.state.store(state as u8, Ordering::Release);
+    }
+
+    /// `daemon.status` and `state.json`.
+    pub fn status(&self) -> DaemonStatus {
+        let loaded = self.loaded();
+        let (open, max) = match self.inner.server.get() {
+            Some(server) => (server.connections(), server.max_connections()),
+            None => (0, 0),
+        };
+        DaemonStatus {
+            state: self.run_state(),
+            pid: self.inner.pid,
+            version: env!("CARGO_PKG_VERSION").into(),
+            project: self.inner.project.root().to_owned(),
+            socket: self.inner.socket.clone(),
+            started_at: format_time(&self.inner.started_at),
+            updated_at: format_time(&Utc::now()),
+            uptime_s: self.uptime_s(),
+            config: ConfigStatus {
+                path: self.inner.project.config_file(),
+                exists: loaded.exists,
+                loaded_at: format_time(&loaded.loaded_at),
+                reload_error: loaded.reload_error,
+                heartbeat_interval_s: loaded.config.daemon.heartbeat_interval_s,
+            },
+            log: LogStatus { path: self.inner.project.log_file(), level: loaded.config.daemon.log.level.clone() },
+            connections: ConnectionStatus { open, max },
+            events: EventStatus {
+                last_seq: self.inner.events.last_seq(),
+                subscribers: self.inner.events.subscribers(),
+            },
+        }
+    }
+
+    /// Asks the daemon to stop; the first request's grace period wins. Returns whether this
+    /// request started the stop.
+    pub fn request_stop(&self, grace_s: Option<u64>, reason: &str) -> bool {
+        if self.inner.stop.is_cancelled() {
+            return false;
+        }
+        *self.inner.stop_grace_s.lock().unwrap_or_else(|p| p.into_inner()) = grace_s;
+        tracing::info!(reason, ?grace_s, "stop requested");
+        self.inner.stop.cancel();
+        true
+    }
+
+    /// Completes when a stop was requested.
+    pub async fn stop_requested(&self) {
+        self.inner.stop.cancelled().await;
+    }
+
+    /// Whether a stop was requested.
+    pub fn is_stopping(&self) -> bool {
+        self.inner.stop.is_cancelled()
+    }
+
+    /// The grace period for running work: the one asked for, else the configured one.
+    pub fn stop_grace_s(&self) -> u64 {
+        self.inner
+            .stop_grace_s
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or(self.config().daemon.shutdown_grace_s)
+    }
+
+    /// Completes after the next successful reload.
+    pub async fn reloaded(&self) {
+        self.inner.reloaded.notified().await;
+    }
+
+    /// Re-reads the configuration. An invalid file changes nothing and says why.
+    pub async fn reload(&self) -> Reloaded {
+        let _one_at_a_time = self.inner.reload_lock.lock().await;
+        let _ = notify::reloading();
+        let path = self.inner.project.config_file();
+        let read_path = path.clone();
+        let loaded = tokio::task::spawn_blocking(move || (Config::load(&read_path), read_path.exists())).await;
+        let result = match loaded {
+            Ok((Ok(config), exists)) => self.apply(config, exists),
+            Ok((Err(err), _)) => self.refuse(err.to_string()),
+            Err(join) => self.refuse(format!("reading {} failed: {join}", path.display())),
+        };
+        let _ = notify::ready();
+        result
+    }
+
+    fn apply(&self, config: Config, exists: bool) -> Reloaded {
+        let old = self.config();
+        if let Some(log) = &self.inner.log
+            && let Err(err) = log.apply(&log_settings(&self.inner.project, &config))
+        {
+            return self.refuse(err.to_string());
+        }
+        let restart_required = restart_required(&old, &config);
+        *self.inner.config.write().unwrap_or_else(|p| p.into_inner()) =
+            Loaded { config: Arc::new(config), exists, loaded_at: Utc::now(), reload_error: None };
+        tracing::info!(?restart_required, "configuration reloaded");
+        self.inner.events.emit("daemon:reloaded", json!({ "restart_required": restart_required }));
+        self.inner.reloaded.notify_waiters();
+        Reloaded { reloaded: true, error: None, restart_required }
+    }
+
+    fn refuse(&self, error: String) -> Reloaded {
+        tracing::warn!(%error, "configuration reload refused; the previous configuration stays in force");
+        self.inner.config.write().unwrap_or_else(|p| p.into_inner()).reload_error = Some(error.clone());
+        self.inner.events.emit("daemon:reload_failed", json!({ "error": error }));
+        Reloaded { reloaded: false, error: Some(error), restart_required: Vec::new() }
+    }
+}
+
+/// The log settings a configuration asks for.
+pub fn log_settings(project: &Project, config: &Config) -> LogSettings {
+    LogSettings {
+        path: project.log_file(),
+        max_bytes: config.daemon.log.max_size_mb.saturating_mul(1024 * 1024),
+        max_files: config.daemon.log.max_files,
+        level: config.daemon.log.level.clone(),
+    }
+}
+
+/// Keys whose change only takes effect at the next start.
+pub fn restart_required(old: &Config, new: &Config) -> Vec<String> {
+    let mut keys = Vec::new();
+    if old.daemon.max_message_bytes != new.daemon.max_message_bytes {
+        keys.push("daemon.max_message_bytes".to_owned());
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_socket_limits_need_a_restart() {
+        let old = Config::default();
+        let mut new = old.clone();
+        assert!(restart_required(&old, &new).is_empty());
+        new.daemon.heartbeat_interval_s = 5;
+        new.daemon.log.level = "debug".into();
+        new.daemon.shutdown_grace_s = 1;
+        assert!(restart_required(&old, &new).is_empty());
+        new.daemon.max_message_bytes = 1024;
+        assert_eq!(restart_required(&old, &new), vec!["daemon.max_message_bytes"]);
+    }
+
+    #[test]
+    fn log_settings_convert_megabytes() {
+        let project = Project::at(std::path::Path::new("/")).unwrap();
+        let settings = log_settings(&project, &Config::default());
+        assert_eq!(settings.max_bytes, 50 * 1024 * 1024);
+        assert_eq!(settings.max_files, 5);
+    }
+}
