@@ -8,6 +8,8 @@ use serde_json::json;
 
 /// A message exceeded [`Settings::max_message_bytes`](crate::Settings::max_message_bytes).
 pub const MESSAGE_TOO_LARGE: i32 = -32007;
+/// A reply would exceed [`Settings::max_response_bytes`](crate::Settings::max_response_bytes).
+pub const RESPONSE_TOO_LARGE: i32 = -32008;
 /// A connection asked for more than [`Settings::max_subscriptions_per_connection`](crate::Settings::max_subscriptions_per_connection).
 pub const TOO_MANY_SUBSCRIPTIONS: i32 = -32006;
 /// The server already serves [`Settings::max_connections`](crate::Settings::max_connections).
@@ -48,5 +50,14 @@ pub fn permission_denied(peer_uid: u32, server_uid: u32) -> ErrorObjectOwned {
         PERMISSION_DENIED,
         format!("permission denied: this daemon serves only uid {server_uid}, and you are uid {peer_uid}"),
         Some(json!({ "kind": "permission_denied", "peer_uid": peer_uid, "daemon_uid": server_uid })),
+    )
+}
+
+/// The error that replaces a reply larger than the limit.
+pub fn response_too_large(limit: usize) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(
+        RESPONSE_TOO_LARGE,
+        format!("the reply would exceed the limit of {limit} bytes; ask for less (e.g. a smaller page)"),
+        Some(json!({ "kind": "response_too_large", "limit": limit })),
     )
 }

@@ -124,8 +124,13 @@ fn max_response_bytes_replaces_a_huge_reply_with_an_error() {
     let server = TestServer::start(Settings { max_response_bytes: 10_000, ..Settings::default() });
     let mut client = server.client();
     let reply = client.call(r#"{"jsonrpc":"2.0","method":"big","params":{"bytes":20000},"id":1}"#);
-    assert_eq!(error_code(&reply), -32008);
+    assert_eq!(error_code(&reply), error::RESPONSE_TOO_LARGE as i64);
+    assert_eq!(reply["error"]["data"], serde_json::json!({"kind": "response_too_large", "limit": 10_000}));
     assert_eq!(reply["id"], 1);
+    // A batch whose replies add up to too much gets one such error.
+    let batch = format!("[{0},{0}]", r#"{"jsonrpc":"2.0","method":"big","params":{"bytes":6000},"id":3}"#);
+    let reply = client.call(&batch);
+    assert_eq!(reply["error"]["data"]["kind"], "response_too_large", "{reply}");
     assert_eq!(
         client.call(r#"{"jsonrpc":"2.0","method":"big","params":{"bytes":100},"id":2}"#)["result"]
             .as_str()

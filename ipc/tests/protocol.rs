@@ -275,3 +275,33 @@ fn a_client_that_leaves_mid_message_harms_nothing() {
     assert_eq!(client.call(r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}"#)["result"], 3);
     support::wait_until("abandoned connections are closed", || server.handle.connections() == 1);
 }
+
+#[test]
+fn a_subscription_takes_effect_before_later_requests_run() {
+    let server = server();
+    for _ in 0..50 {
+        let mut client = server.client();
+        // Both in one write: the announcement must not overtake the subscription's set-up.
+        client.send_bytes(
+            b"{\"jsonrpc\":\"2.0\",\"method\":\"listen\",\"id\":1}\n{\"jsonrpc\":\"2.0\",\"method\":\"announce\",\"params\":{\"text\":\"hi\"},\"id\":2}\n",
+        );
+        let messages: Vec<serde_json::Value> = (0..3).map(|_| client.recv()).collect();
+        assert_eq!(messages[0]["id"], 1, "the subscribe reply comes first: {messages:?}");
+        assert!(messages.iter().any(|m| m["id"] == 2 && m["result"].as_u64() >= Some(1)), "{messages:?}");
+        assert!(messages.iter().any(|m| m["method"] == "heard" && m["params"]["result"] == "hi"), "{messages:?}");
+    }
+}
+
+#[test]
+fn inside_a_batch_too_a_subscription_sees_the_entries_after_it() {
+    let server = server();
+    let mut client = server.client();
+    let reply = client.call(concat!(
+        r#"[{"jsonrpc":"2.0","method":"listen","id":"l"},"#,
+        r#"{"jsonrpc":"2.0","method":"announce","params":{"text":"in batch"},"id":"a"}]"#
+    ));
+    let replies = reply.as_array().unwrap();
+    assert_eq!(replies[0]["id"], "l");
+    assert_eq!(replies[1]["result"], 1, "the listener was set up before the announcement: {reply}");
+    assert_eq!(client.recv()["params"]["result"], "in batch");
+}

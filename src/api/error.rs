@@ -5,10 +5,6 @@ use serde_json::{Value, json};
 
 /// Parameters were well-formed JSON but not acceptable (standard JSON-RPC code).
 pub const INVALID_PARAMS: i32 = -32602;
-/// The daemon is stopping and takes no new work.
-pub const SHUTTING_DOWN: i32 = -32020;
-/// Something the call needed failed inside the daemon (I/O, a bug).
-pub const INTERNAL: i32 = -32603;
 
 /// An invalid parameter, with the parameter's name and what to do.
 pub fn invalid_param(param: &str, problem: impl Into<String>) -> ErrorObjectOwned {
@@ -27,11 +23,6 @@ pub fn with_kind(code: i32, kind: &str, message: impl Into<String>, extra: Value
         data.extend(extra);
     }
     ErrorObjectOwned::owned(code, message.into(), Some(data))
-}
-
-/// The daemon is stopping.
-pub fn shutting_down() -> ErrorObjectOwned {
-    with_kind(SHUTTING_DOWN, "shutting_down", "the daemon is stopping and takes no new work", Value::Null)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use crate::suggest::closest;
 /// The parameter names one method accepts.
 pub type Spec = (&'static str, &'static [&'static str]);
 
-/// Wraps every method named in `specs`; others (unsubscribe methods) are kept as they are.
+/// Wraps every method named in `specs`; others are kept as they are.
 pub fn guard(methods: Methods, specs: &'static [Spec]) -> Methods {
     let mut guarded = Methods::new();
     let names: Vec<&'static str> = methods.method_names().collect();
@@ -62,13 +62,57 @@ fn wrap(method: &'static str, accepted: &'static [&'static str], callback: Metho
                     .boxed()
             }))
         }
-        unsubscribe @ MethodCallback::Unsubscription(_) => unsubscribe,
+        MethodCallback::Unsubscription(inner) => {
+            MethodCallback::Unsubscription(Arc::new(move |id, params, conn, max, ext| {
+                // jsonrpsee reads the subscription id positionally; accept it by name as well.
+                match subscription_by_name(method, accepted, &params) {
+                    Ok(Some(positional)) => inner(id, Params::new(Some(&positional)), conn, max, ext),
+                    Ok(None) => inner(id, params, conn, max, ext),
+                    Err(err) => MethodResponse::error(id, err),
+                }
+            }))
+        }
     }
 }
 
-/// Refuses parameter names the method does not know.
+/// `{"subscription": ID}` as `[ID]`; positional params pass unchanged.
+fn subscription_by_name(
+    method: &str,
+    accepted: &[&str],
+    params: &Params<'_>,
+) -> Result<Option<String>, ErrorObjectOwned> {
+    let Some(text) = params.as_str().filter(|t| t.trim_start().starts_with('{')) else { return Ok(None) };
+    check_names(method, accepted, params)?;
+    let object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(text).map_err(|e| invalid_param("subscription", e.to_string()))?;
+    match object.get("subscription") {
+        Some(id @ (serde_json::Value::Number(_) | serde_json::Value::String(_))) => Ok(Some(format!("[{id}]"))),
+        Some(_) => {
+            Err(invalid_param("subscription", "must be the id that the subscribe call returned (a number or a string)"))
+        }
+        None => Err(invalid_param("subscription", "is required")),
+    }
+}
+
+/// Refuses parameter names the method does not know, and positional parameters: the protocol
+/// names every parameter (an empty array is taken as no parameters, as many clients send it).
 fn check_names(method: &str, accepted: &[&str], params: &Params<'_>) -> Result<(), ErrorObjectOwned> {
-    let Some(text) = params.as_str().filter(|t| t.trim_start().starts_with('{')) else { return Ok(()) };
+    let Some(text) = params.as_str().map(str::trim) else { return Ok(()) };
+    if text.starts_with('[') {
+        if serde_json::from_str::<Vec<IgnoredAny>>(text).is_ok_and(|items| items.is_empty()) {
+            return Ok(());
+        }
+        let example = match accepted.first() {
+            Some(first) => format!(", e.g. {{\"{first}\": ...}}"),
+            None => ": it takes none, so send {} or leave params out".to_owned(),
+        };
+        let problem = format!("`{method}` takes named parameters: send params as an object{example}");
+        return Err(ErrorObjectOwned::owned(
+            super::error::INVALID_PARAMS,
+            problem.clone(),
+            Some(serde_json::json!({ "kind": "invalid_params", "problem": problem })),
+        ));
+    }
     // Malformed objects are left for the method's own parsing to report.
     let Ok(given) = serde_json::from_str::<BTreeMap<String, IgnoredAny>>(text) else { return Ok(()) };
     let Some(unknown) = given.keys().find(|name| !accepted.contains(&name.as_str())) else { return Ok(()) };
@@ -98,7 +142,15 @@ fn name_the_parameter(response: MethodResponse, id: Id<'static>, params: Option<
     let Some(detail) = serde_detail(&response) else { return response };
     match locate(&detail, params) {
         Some((param, problem)) => MethodResponse::error(id, invalid_param(&param, problem)),
-        None => response,
+        None => MethodResponse::error(
+            id,
+            super::error::with_kind(
+                super::error::INVALID_PARAMS,
+                "invalid_params",
+                detail.clone(),
+                serde_json::json!({ "problem": detail }),
+            ),
+        ),
     }
 }
 

@@ -140,10 +140,21 @@ fn rpc_failure(target: &Target, err: jsonrpsee::core::client::Error) -> Failure 
             let reason = reason.to_string();
             if reason.contains("refused the connection") {
                 Failure::Error(reason.trim_end_matches("; restart required").to_owned())
+            } else if closed_before_any_reply(&reason) {
+                // What a stopping daemon does, and what a forwarded socket (ssh -L) does when
+                // nothing listens at the far end.
+                Failure::NotRunning(format!(
+                    "steward is not running {}: the connection was closed before any reply",
+                    target.describe()
+                ))
             } else {
                 Failure::Error(format!("lost the connection to the daemon {}: {reason}", target.describe()))
             }
         }
         other => Failure::Error(format!("talking to the daemon {}: {other}", target.describe())),
     }
+}
+
+fn closed_before_any_reply(reason: &str) -> bool {
+    ["closed the connection", "Broken pipe", "Connection reset"].iter().any(|needle| reason.contains(needle))
 }

@@ -1,7 +1,8 @@
 //! The heartbeat file and `state.json`, rewritten every `heartbeat_interval_s`.
 //!
-//! Both are written atomically, so a tool reading them sees a whole file. The period follows a
-//! configuration reload at once rather than after the old period ends.
+//! Both are written atomically, so a tool reading them sees a whole file. A reload (applied or
+//! refused) rewrites them at once, so `state.json` never hides a refused configuration and the
+//! period follows the new value without waiting for the old one to end.
 
 use std::io;
 use std::time::Duration;
@@ -32,7 +33,7 @@ pub async fn run(daemon: Daemon, stop: CancellationToken) {
         let period = Duration::from_secs(daemon.config().daemon.heartbeat_interval_s);
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = daemon.reloaded() => {}
+            _ = daemon.reload_done() => {}
             _ = tokio::time::sleep(period) => {}
         }
         let writer = daemon.clone();

@@ -42,6 +42,8 @@ struct Inner {
     started: Instant,
     state: AtomicU8,
     config: RwLock<Loaded>,
+    /// What the daemon started with: settings fixed at start are compared against it.
+    started_config: Arc<Config>,
     reload_lock: tokio::sync::Mutex<()>,
     reloaded: Notify,
     events: EventBus,
@@ -65,6 +67,7 @@ impl Daemon {
     pub fn new(project: Project, socket: PathBuf, config: Config, log: Option<LogHandle>) -> Self {
         let exists = project.config_file().exists();
         let now = Utc::now();
+        let config = Arc::new(config);
         Self {
             inner: Arc::new(Inner {
                 project,
@@ -73,7 +76,8 @@ impl Daemon {
                 started_at: now,
                 started: Instant::now(),
                 state: AtomicU8::new(RunState::Running as u8),
-                config: RwLock::new(Loaded { config: Arc::new(config), exists, loaded_at: now, reload_error: None }),
+                config: RwLock::new(Loaded { config: config.clone(), exists, loaded_at: now, reload_error: None }),
+                started_config: config,
                 reload_lock: tokio::sync::Mutex::new(()),
                 reloaded: Notify::new(),
                 events: EventBus::new(EVENT_WINDOW),
@@ -200,8 +204,8 @@ impl Daemon {
             .unwrap_or(self.config().daemon.shutdown_grace_s)
     }
 
-    /// Completes after the next successful reload.
-    pub async fn reloaded(&self) {
+    /// Completes after the next reload, whether it was applied or refused.
+    pub async fn reload_done(&self) {
         self.inner.reloaded.notified().await;
     }
 
@@ -222,13 +226,12 @@ impl Daemon {
     }
 
     fn apply(&self, config: Config, exists: bool) -> Reloaded {
-        let old = self.config();
         if let Some(log) = &self.inner.log
             && let Err(err) = log.apply(&log_settings(&self.inner.project, &config))
         {
             return self.refuse(err.to_string());
         }
-        let restart_required = restart_required(&old, &config);
+        let restart_required = restart_required(&self.inner.started_config, &config);
         *self.inner.config.write().unwrap_or_else(|p| p.into_inner()) =
             Loaded { config: Arc::new(config), exists, loaded_at: Utc::now(), reload_error: None };
         tracing::info!(?restart_required, "configuration reloaded");
@@ -241,6 +244,7 @@ impl Daemon {
         tracing::warn!(%error, "configuration reload refused; the previous configuration stays in force");
         self.inner.config.write().unwrap_or_else(|p| p.into_inner()).reload_error = Some(error.clone());
         self.inner.events.emit("daemon:reload_failed", json!({ "error": error }));
+        self.inner.reloaded.notify_waiters();
         Reloaded { reloaded: false, error: Some(error), restart_required: Vec::new() }
     }
 }
@@ -255,10 +259,10 @@ pub fn log_settings(project: &Project, config: &Config) -> LogSettings {
     }
 }
 
-/// Keys whose change only takes effect at the next start.
-pub fn restart_required(old: &Config, new: &Config) -> Vec<String> {
+/// Keys whose value differs from the one the daemon started with, where only a restart applies it.
+pub fn restart_required(started: &Config, new: &Config) -> Vec<String> {
     let mut keys = Vec::new();
-    if old.daemon.max_message_bytes != new.daemon.max_message_bytes {
+    if started.daemon.max_message_bytes != new.daemon.max_message_bytes {
         keys.push("daemon.max_message_bytes".to_owned());
     }
     keys

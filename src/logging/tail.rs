@@ -118,11 +118,12 @@ impl Follower {
                 return Ok(lines);
             }
         }
-        if self.current.is_none() && on_disk.is_some() {
-            if let Some(mut open) = OpenLog::open(&self.path)? {
-                open.read_new(&mut self.partial, &mut lines).map_err(|e| with_path(&self.path, e))?;
-                self.current = Some(open);
-            }
+        if self.current.is_none()
+            && on_disk.is_some()
+            && let Some(mut open) = OpenLog::open(&self.path)?
+        {
+            open.read_new(&mut self.partial, &mut lines).map_err(|e| with_path(&self.path, e))?;
+            self.current = Some(open);
         }
         Ok(lines)
     }

@@ -6,6 +6,8 @@
 //! write. A client that does not read fills its own queue, which pauses its own reader: nobody
 //! else waits. An idle connection holds no buffer memory and wakes nothing.
 
+use std::sync::Arc;
+
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use serde_json::value::RawValue;
@@ -34,7 +36,7 @@ pub(crate) struct ConnectionConfig {
 pub(crate) async fn serve(
     read: OwnedReadHalf,
     write: OwnedWriteHalf,
-    dispatcher: Dispatcher,
+    dispatcher: Arc<Dispatcher>,
     outbound_rx: mpsc::Receiver<Box<RawValue>>,
     config: ConnectionConfig,
 ) {
@@ -57,7 +59,7 @@ enum Ended {
     Gone,
 }
 
-async fn read_loop(read: OwnedReadHalf, dispatcher: &Dispatcher, config: &ConnectionConfig) {
+async fn read_loop(mut read: OwnedReadHalf, dispatcher: &Arc<Dispatcher>, config: &ConnectionConfig) {
     let mut decoder = FrameDecoder::new(config.max_message_bytes);
     let mut in_flight = FuturesUnordered::new();
     let outbound = &dispatcher.outbound;
@@ -73,6 +75,13 @@ async fn read_loop(read: OwnedReadHalf, dispatcher: &Dispatcher, config: &Connec
                     }
                     Outcome::Ready(None) => {}
                     Outcome::Pending(fut) => in_flight.push(fut),
+                    Outcome::Barrier(setup) => {
+                        if let Some(reply) = setup.await
+                            && !queue(outbound, reply).await
+                        {
+                            break 'read Ended::Gone;
+                        }
+                    }
                 },
                 Ok(None) => break,
                 Err(too_large) => {
@@ -82,6 +91,7 @@ async fn read_loop(read: OwnedReadHalf, dispatcher: &Dispatcher, config: &Connec
                     if !queue(outbound, Reply { json: json.into_json(), gates: Vec::new() }).await {
                         break 'read Ended::Gone;
                     }
+                    discard_input(&mut read).await;
                     break 'read Ended::Drain;
                 }
             }
@@ -115,7 +125,7 @@ async fn read_loop(read: OwnedReadHalf, dispatcher: &Dispatcher, config: &Connec
                                         break Ended::Gone;
                                     }
                                 }
-                                Outcome::Pending(fut) => in_flight.push(fut),
+                                Outcome::Pending(fut) | Outcome::Barrier(fut) => in_flight.push(fut),
                             }
                         }
                         trace!(pending = decoder.pending_bytes(), "client closed its side");
@@ -143,6 +153,17 @@ async fn read_loop(read: OwnedReadHalf, dispatcher: &Dispatcher, config: &Connec
             }
         }
     }
+}
+
+/// Reads and drops what a client still sends after its connection was condemned, for a moment,
+/// so that closing does not reset the connection before the client has read why (a client still
+/// writing a huge message would otherwise fail on its write and never see the error).
+async fn discard_input(read: &mut OwnedReadHalf) {
+    let mut sink = vec![0u8; 64 * 1024];
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        while tokio::io::AsyncReadExt::read(read, &mut sink).await.is_ok_and(|n| n > 0) {}
+    })
+    .await;
 }
 
 /// Queues a reply for the writer, then lets waiting subscriptions go. False when the writer is gone.

@@ -17,7 +17,7 @@ use jsonrpsee::core::server::{
     SubscriptionState,
 };
 use jsonrpsee::core::traits::IdProvider;
-use jsonrpsee::types::error::{ErrorCode, reject_too_big_batch_response};
+use jsonrpsee::types::error::ErrorCode;
 use jsonrpsee::types::{ErrorObject, Id, Params};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
@@ -42,8 +42,13 @@ impl Reply {
 
 /// The result of dispatching one frame.
 pub(crate) enum Outcome {
+    /// Answered at once (or, for `None`, nothing to answer).
     Ready(Option<Reply>),
+    /// Still running; later requests of the connection may run meanwhile.
     Pending(BoxFuture<'static, Option<Reply>>),
+    /// A subscription being set up: later requests of the connection wait until it is, so a
+    /// subscription sees everything that the requests sent after it cause.
+    Barrier(BoxFuture<'static, Option<Reply>>),
 }
 
 /// Everything a connection needs to run calls, shared by its requests.
@@ -186,7 +191,7 @@ fn validate(text: &str) -> Result<Call<'_>, Reply> {
 
 impl Dispatcher {
     /// Dispatches one frame: a request, a notification or a batch.
-    pub fn dispatch(&self, frame: &[u8]) -> Outcome {
+    pub fn dispatch(self: &Arc<Self>, frame: &[u8]) -> Outcome {
         let Ok(text) = std::str::from_utf8(frame) else {
             return Outcome::Ready(Some(parse_error()));
         };
@@ -200,7 +205,7 @@ impl Dispatcher {
         }
     }
 
-    fn dispatch_batch(&self, text: &str) -> Outcome {
+    fn dispatch_batch(self: &Arc<Self>, text: &str) -> Outcome {
         let entries: Vec<&RawValue> = match serde_json::from_str(text) {
             Ok(entries) => entries,
             Err(e) if e.is_syntax() || e.is_eof() => return Outcome::Ready(Some(parse_error())),
@@ -209,26 +214,39 @@ impl Dispatcher {
         if entries.is_empty() {
             return Outcome::Ready(Some(invalid_request(None)));
         }
-        let outcomes: Vec<Outcome> = entries.iter().map(|entry| self.dispatch_one(entry.get())).collect();
         let limit = self.max_response_bytes;
+        let mut outcomes = Vec::with_capacity(entries.len());
+        for (i, entry) in entries.iter().enumerate() {
+            match self.dispatch_one(entry.get()) {
+                Outcome::Barrier(setup) => {
+                    // The entries after a subscription run once it is set up, as on a connection.
+                    let rest: Vec<String> = entries[i + 1..].iter().map(|e| e.get().to_owned()).collect();
+                    let this = self.clone();
+                    return Outcome::Barrier(
+                        async move {
+                            outcomes.push(Outcome::Ready(setup.await));
+                            for text in rest {
+                                match this.dispatch_one(&text) {
+                                    Outcome::Barrier(setup) => outcomes.push(Outcome::Ready(setup.await)),
+                                    other => outcomes.push(other),
+                                }
+                            }
+                            collect_batch(outcomes, limit).await
+                        }
+                        .boxed(),
+                    );
+                }
+                other => outcomes.push(other),
+            }
+        }
         if outcomes.iter().all(|o| matches!(o, Outcome::Ready(_))) {
             let replies = outcomes.into_iter().filter_map(|o| match o {
                 Outcome::Ready(reply) => reply,
-                Outcome::Pending(_) => unreachable!("checked above"),
+                Outcome::Pending(_) | Outcome::Barrier(_) => unreachable!("checked above"),
             });
             return Outcome::Ready(assemble_batch(replies, limit));
         }
-        Outcome::Pending(
-            async move {
-                let replies = join_all(outcomes.into_iter().map(|o| match o {
-                    Outcome::Ready(reply) => futures_util::future::ready(reply).boxed(),
-                    Outcome::Pending(fut) => fut,
-                }))
-                .await;
-                assemble_batch(replies.into_iter().flatten(), limit)
-            }
-            .boxed(),
-        )
+        Outcome::Pending(collect_batch(outcomes, limit).boxed())
     }
 
     fn run(&self, call: Call<'_>) -> Outcome {
@@ -247,13 +265,13 @@ impl Dispatcher {
         let max = self.max_response_bytes;
         let ext = self.extensions.clone();
         match callback {
-            MethodCallback::Sync(cb) => Outcome::Ready(Some(finish(cb(call_id, params, max, ext), raw_id))),
+            MethodCallback::Sync(cb) => Outcome::Ready(Some(finish(cb(call_id, params, max, ext), raw_id, max))),
             MethodCallback::Async(cb) => {
                 let fut = cb(call_id, params.into_owned(), self.conn_id, max, ext);
-                Outcome::Pending(async move { Some(finish(fut.await, raw_id)) }.boxed())
+                Outcome::Pending(async move { Some(finish(fut.await, raw_id, max)) }.boxed())
             }
             MethodCallback::Unsubscription(cb) => {
-                Outcome::Ready(Some(finish(cb(call_id, params, self.conn_id, max, ext), raw_id)))
+                Outcome::Ready(Some(finish(cb(call_id, params, self.conn_id, max, ext), raw_id, max)))
             }
             MethodCallback::Subscription(cb) => {
                 let Some(permit) = self.subscriptions.acquire() else {
@@ -269,9 +287,9 @@ impl Dispatcher {
                     subscription_permit: permit,
                 };
                 let fut = cb(call_id, params, MethodSink::new_with_limit(sub_tx, max as u32), state, ext);
-                Outcome::Pending(
+                Outcome::Barrier(
                     async move {
-                        let mut reply = finish(fut.await, raw_id);
+                        let mut reply = finish(fut.await, raw_id, max);
                         reply.gates.push(gate_tx);
                         Some(reply)
                     }
@@ -305,13 +323,34 @@ impl Dispatcher {
 }
 
 /// Turns a method's response into a reply, telling the method it went out.
-fn finish(response: MethodResponse, raw_id: Option<String>) -> Reply {
+fn finish(response: MethodResponse, raw_id: Option<String>, max_response_bytes: usize) -> Reply {
     let is_success = response.is_success();
+    let oversized = response.as_error_code() == Some(jsonrpsee::types::error::OVERSIZED_RESPONSE_CODE);
     let (json, notify, _) = response.into_parts();
     if let Some(notify) = notify {
         notify.notify(is_success);
     }
+    if oversized {
+        // jsonrpsee's own error carries a bare string; ours says what the limit is, like every other.
+        let id = serde_json::from_str::<serde_json::Value>(json.get()).ok().and_then(|v| {
+            let id = v.get("id")?;
+            serde_json::value::to_raw_value(id).ok()
+        });
+        let json = MethodResponse::error(Id::Null, error::response_too_large(max_response_bytes)).into_json();
+        let raw = id.map(|id| id.get().to_owned()).or(raw_id);
+        return Reply::plain(restore_id(json, raw.as_deref()));
+    }
     Reply::plain(restore_id(json, raw_id.as_deref()))
+}
+
+/// Waits for every entry of a batch, in order.
+async fn collect_batch(outcomes: Vec<Outcome>, limit: usize) -> Option<Reply> {
+    let replies = join_all(outcomes.into_iter().map(|o| match o {
+        Outcome::Ready(reply) => futures_util::future::ready(reply).boxed(),
+        Outcome::Pending(fut) | Outcome::Barrier(fut) => fut,
+    }))
+    .await;
+    assemble_batch(replies.into_iter().flatten(), limit)
 }
 
 fn assemble_batch(replies: impl IntoIterator<Item = Reply>, limit: usize) -> Option<Reply> {
@@ -325,8 +364,7 @@ fn assemble_batch(replies: impl IntoIterator<Item = Reply>, limit: usize) -> Opt
         gates.extend(reply.gates);
         if json.len() + 1 > limit {
             // Dropping the gates ends the subscriptions this batch started: nobody learns their ids.
-            let err = reject_too_big_batch_response(limit);
-            return Some(Reply::plain(MethodResponse::error(Id::Null, err).into_json()));
+            return Some(Reply::plain(MethodResponse::error(Id::Null, error::response_too_large(limit)).into_json()));
         }
     }
     if json.len() == 1 {

@@ -217,7 +217,7 @@ impl AcceptLoop {
         let mut extensions = Extensions::new();
         extensions.insert(conn_id);
         extensions.insert(peer);
-        let dispatcher = dispatch::Dispatcher {
+        let dispatcher = Arc::new(dispatch::Dispatcher {
             methods: self.methods.clone(),
             conn_id,
             extensions,
@@ -227,7 +227,7 @@ impl AcceptLoop {
             id_provider: self.id_provider.clone(),
             outbound,
             closing: CancellationToken::new(),
-        };
+        });
         let config = connection::ConnectionConfig {
             max_message_bytes: self.settings.max_message_bytes,
             max_requests_in_flight: self.settings.max_requests_in_flight,

@@ -49,6 +49,15 @@ pub trait Probe {
 
     #[subscription(name = "flood" => "flood_item", unsubscribe = "unflood", item = String)]
     async fn flood(&self) -> SubscriptionResult;
+
+    /// Tells every `listen` subscriber.
+    #[method(name = "announce", param_kind = map)]
+    fn announce(&self, text: String) -> RpcResult<usize>;
+
+    /// Hears what `announce` says from the moment it is set up (its body runs asynchronously,
+    /// like any async subscription).
+    #[subscription(name = "listen" => "heard", unsubscribe = "unlisten", item = String)]
+    async fn listen(&self) -> SubscriptionResult;
 }
 
 /// What the test methods observed.
@@ -63,6 +72,7 @@ pub struct Observed {
 
 pub struct TestApi {
     pub observed: Arc<Observed>,
+    pub announcements: tokio::sync::broadcast::Sender<String>,
 }
 
 #[jsonrpsee::core::async_trait]
@@ -113,6 +123,19 @@ impl ProbeServer for TestApi {
         Ok(())
     }
 
+    fn announce(&self, text: String) -> RpcResult<usize> {
+        Ok(self.announcements.send(text).unwrap_or(0))
+    }
+
+    async fn listen(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
+        let mut heard = self.announcements.subscribe();
+        let sink = pending.accept().await?;
+        while let Ok(text) = heard.recv().await {
+            sink.send(serde_json::value::to_raw_value(&text)?).await?;
+        }
+        Ok(())
+    }
+
     async fn flood(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
         let mut sink = pending.accept().await?;
         let item = "y".repeat(1000);
@@ -148,7 +171,7 @@ impl TestServer {
     pub fn start_at(settings: Settings, dir: tempfile::TempDir, path: PathBuf) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let observed = Arc::new(Observed::default());
-        let api = TestApi { observed: observed.clone() };
+        let api = TestApi { observed: observed.clone(), announcements: tokio::sync::broadcast::channel(64).0 };
         let handle = runtime.block_on(async { Server::new(settings).start(&path, api.into_rpc()) }).unwrap();
         Self { runtime, handle, path, observed, dir }
     }

@@ -27,6 +27,10 @@ pub fn run(global: &GlobalArgs, args: AttachArgs) -> Outcome {
 }
 
 async fn follow(target: &Target, json: bool, args: AttachArgs) -> Outcome {
+    // One listener for the whole command: a listener only sees signals sent after it exists, so
+    // making a new one per event would lose a Ctrl-C that arrives while an event is printed.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| Failure::Error(format!("cannot listen for Ctrl-C: {e}")))?;
     let client = target.connect().await?;
     let topics = (!args.topics.is_empty()).then_some(args.topics);
     let mut since = args.since;
@@ -36,7 +40,7 @@ async fn follow(target: &Target, json: bool, args: AttachArgs) -> Outcome {
             client.subscribe_events(topics.clone(), since).await.map_err(|err| rpc_failure(target, err))?;
         loop {
             let next = tokio::select! {
-                _ = tokio::signal::ctrl_c() => {
+                _ = interrupt.recv() => {
                     eprintln!("detached; the daemon keeps running");
                     return Ok(ExitCode::SUCCESS);
                 }

@@ -74,7 +74,7 @@ enum Stopped {
 
 fn stop(target: &Target, args: &StopArgs) -> Result<Stopped, Failure> {
     if let Some(project) = &target.project
-        && !lock::is_held(&project.lock_file())?
+        && !lock_held(project)?
     {
         return Ok(Stopped::NotRunning);
     }
@@ -112,13 +112,24 @@ fn default_timeout(project: Option<&Project>, args: &StopArgs) -> u64 {
     args.grace.or(configured).unwrap_or(15) + 10
 }
 
+fn lock_held(project: &Project) -> Result<bool, Failure> {
+    let path = project.lock_file();
+    lock::is_held(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::PermissionDenied => Failure::Error(format!(
+            "cannot read {}: permission denied; the daemon belongs to another user, run steward as that user",
+            path.display()
+        )),
+        _ => Failure::Error(format!("cannot read {}: {e}", path.display())),
+    })
+}
+
 /// Waits until the instance lock is free (or, with only a socket, until nothing answers).
 fn wait_for_exit(target: &Target, timeout: Duration) -> Result<(), ()> {
     let deadline = Instant::now() + timeout;
     loop {
         let gone = match &target.project {
             Some(project) => !lock::is_held(&project.lock_file()).unwrap_or(false),
-            None => std::os::unix::net::UnixStream::connect(&target.socket).is_err(),
+            None => !answers_ping(&target.socket),
         };
         if gone {
             return Ok(());
@@ -128,4 +139,17 @@ fn wait_for_exit(target: &Target, timeout: Duration) -> Result<(), ()> {
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// Whether something answers a ping on `socket` within a moment. A forwarded socket (ssh -L)
+/// accepts connections even when nothing is behind it, so connecting proves nothing.
+fn answers_ping(socket: &std::path::Path) -> bool {
+    use std::io::{BufRead, BufReader, Write};
+    let Ok(mut stream) = std::os::unix::net::UnixStream::connect(socket) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    if stream.write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"daemon.ping\",\"id\":0}\n").is_err() {
+        return false;
+    }
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).is_ok_and(|n| n > 0 && line.contains("\"pong\":true"))
 }

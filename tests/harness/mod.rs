@@ -1,0 +1,306 @@
+//! Integration-test harness: temporary git repositories driven through the real `steward` binary.
+//!
+//! Every wait has a deadline and polls a condition; nothing sleeps hoping something happened.
+//! Dropping a [`TestProject`] stops its daemon (and kills it if it will not stop), so no test
+//! leaves a daemon behind.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_steward");
+
+/// Longest any single wait may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Polls `condition` every few milliseconds until it holds; fails the test at the deadline.
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < DEADLINE, "timed out after {DEADLINE:?} waiting until {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Runs a command to completion, failing the test if it outlives the deadline.
+pub fn run_with_deadline(mut command: Command) -> Output {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the steward binary starts");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("command {command:?} did not finish within {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    Output { status, stdout: out_reader.join().unwrap(), stderr: err_reader.join().unwrap() }
+}
+
+/// What a finished command printed and returned.
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts exit code 0 and returns stdout.
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "expected success\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        &self.stdout
+    }
+
+    /// Asserts the exit code.
+    pub fn code(&self, expected: i32) -> &Self {
+        assert_eq!(self.code, expected, "unexpected exit code\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        self
+    }
+
+    /// stdout parsed as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| panic!("stdout is JSON ({e}): {}", self.stdout))
+    }
+}
+
+/// A temporary git repository to run steward in.
+pub struct TestProject {
+    dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl TestProject {
+    /// A fresh repository (`git init`) in a temporary directory.
+    pub fn new() -> Self {
+        Self::in_dir(tempfile::tempdir().unwrap(), None)
+    }
+
+    /// A repository at `relative` below a fresh temporary directory (for long paths).
+    pub fn nested(relative: &str) -> Self {
+        Self::in_dir(tempfile::tempdir().unwrap(), Some(relative))
+    }
+
+    fn in_dir(dir: tempfile::TempDir, relative: Option<&str>) -> Self {
+        let root = match relative {
+            Some(relative) => dir.path().join(relative),
+            None => dir.path().to_owned(),
+        };
+        std::fs::create_dir_all(&root).unwrap();
+        let root = root.canonicalize().unwrap();
+        let git = Command::new("git").args(["init", "-q"]).current_dir(&root).status().expect("git is installed");
+        assert!(git.success());
+        Self { dir, root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.path(".steward/daemon/daemon.sock")
+    }
+
+    /// A `steward` command in this project, isolated from the caller's environment.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .current_dir(&self.root)
+            .env_remove("STEWARD_SOCKET")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("XDG_RUNTIME_DIR");
+        command
+    }
+
+    /// Runs `steward ARGS` here to completion.
+    pub fn run(&self, args: &[&str]) -> Ran {
+        Ran::from(run_with_deadline(self.command(args)))
+    }
+
+    /// Starts the daemon and returns its pid.
+    pub fn start(&self) -> u32 {
+        let ran = self.run(&["daemon", "start", "--json"]);
+        let out = ran.json();
+        assert_eq!(out["started"], true, "start failed: {} {}", ran.stdout, ran.stderr);
+        out["pid"].as_u64().unwrap() as u32
+    }
+
+    /// The pid in the PID file.
+    pub fn pid_file(&self) -> Option<u32> {
+        std::fs::read_to_string(self.path(".steward/daemon.pid")).ok()?.trim().parse().ok()
+    }
+
+    /// Writes `.steward/steward.toml`.
+    pub fn write_config(&self, text: &str) {
+        std::fs::create_dir_all(self.path(".steward")).unwrap();
+        std::fs::write(self.path(".steward/steward.toml"), text).unwrap();
+    }
+
+    /// A raw line client on the project's socket.
+    pub fn client(&self) -> RawClient {
+        RawClient::connect(&self.socket())
+    }
+
+    /// Sends one request and returns the reply.
+    pub fn call(&self, method: &str, params: Value) -> Value {
+        let request = serde_json::json!({"jsonrpc": "2.0", "method": method, "params": params, "id": 1});
+        self.client().call(&request.to_string())
+    }
+}
+
+impl Drop for TestProject {
+    fn drop(&mut self) {
+        let Some(pid) = self.pid_file() else { return };
+        if !process_exists(pid) {
+            return;
+        }
+        let stopped = run_with_deadline(self.command(&["daemon", "stop", "--timeout", "10"]));
+        if !stopped.status.success() && process_exists(pid) {
+            kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+/// Whether a process exists (and is not a zombie).
+pub fn process_exists(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+pub fn kill(pid: u32, signal: nix::sys::signal::Signal) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal);
+}
+
+/// A blocking client that speaks raw lines.
+pub struct RawClient {
+    pub reader: BufReader<UnixStream>,
+}
+
+impl RawClient {
+    pub fn connect(path: &Path) -> Self {
+        let stream = UnixStream::connect(path).unwrap_or_else(|e| panic!("connect to {}: {e}", path.display()));
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        Self { reader: BufReader::new(stream) }
+    }
+
+    pub fn stream(&self) -> &UnixStream {
+        self.reader.get_ref()
+    }
+
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        self.reader.get_mut().write_all(bytes).unwrap();
+    }
+
+    pub fn send(&mut self, line: &str) {
+        self.send_bytes(format!("{line}\n").as_bytes());
+    }
+
+    /// The next message; fails the test at the deadline or if the connection closes.
+    pub fn recv(&mut self) -> Value {
+        let mut line = String::new();
+        let n = self.reader.read_line(&mut line).expect("a reply before the deadline");
+        assert!(n > 0, "connection closed while a reply was expected");
+        assert!(line.ends_with('\n'), "every message ends with a newline: {line:?}");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("reply is JSON ({e}): {line}"))
+    }
+
+    pub fn call(&mut self, line: &str) -> Value {
+        self.send(line);
+        self.recv()
+    }
+
+    /// Asserts the daemon closes the connection.
+    pub fn expect_closed(&mut self) {
+        let mut rest = Vec::new();
+        match self.reader.read_to_end(&mut rest) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("expected the daemon to close the connection, got {e}"),
+        }
+    }
+}
+
+/// `daemon.ping` over a fresh connection answers.
+pub fn ping_ok(project: &TestProject) -> bool {
+    let reply = project.call("daemon.ping", serde_json::json!({}));
+    reply["result"]["pong"] == true
+}
+
+/// Waits for a child to exit; kills it and fails the test at the deadline.
+pub fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("child {} did not exit within {DEADLINE:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Lines of a child's output, read on a thread so that waiting for one has a deadline.
+pub struct Lines {
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Lines {
+    pub fn new(output: impl Read + Send + 'static) -> Self {
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(output).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self { lines }
+    }
+
+    /// The next line; fails the test at the deadline or if the output ends first.
+    pub fn next(&self) -> String {
+        self.lines.recv_timeout(DEADLINE).expect("a line of output before the deadline")
+    }
+}
