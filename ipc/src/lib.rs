@@ -12,6 +12,8 @@ pub mod error;
 mod server;
 mod settings;
 
-pub use client::{ConnectError, IpcClientBuilder, Receiver, Sender, TransportError, connect, transport};
+pub use client::{
+    ConnectError, IpcClientBuilder, Receiver, Sender, SequentialClient, TransportError, connect, transport,
+};
 pub use server::{BindError, MAX_SOCKET_PATH, PeerInfo, Server, ServerHandle};
 pub use settings::Settings;

@@ -4,7 +4,7 @@
 //! `max_requests_in_flight` calls running at once (replies may leave out of order; ids pair them
 //! up). The writer drains a bounded queue to the socket, coalescing whatever is queued into one
 //! write. A client that does not read fills its own queue, which pauses its own reader: nobody
-//! else waits. An idle connection holds no buffer memory and wakes nothing.
+//! else waits. An idle connection holds no read buffer and wakes nothing.
 
 use std::sync::Arc;
 
@@ -113,7 +113,7 @@ async fn read_loop(mut read: OwnedReadHalf, dispatcher: &Arc<Dispatcher>, config
                 if ready.is_err() {
                     break Ended::Drain;
                 }
-                match read.try_read_buf(decoder.read_buffer(8 * 1024)) {
+                match read_some(&read, &mut decoder) {
                     Ok(0) => {
                         // End of input: a final line without a newline is still a message.
                         if let Some(range) = decoder.finish() {
@@ -153,6 +153,21 @@ async fn read_loop(mut read: OwnedReadHalf, dispatcher: &Arc<Dispatcher>, config
             }
         }
     }
+}
+
+/// Reads what is available into the decoder.
+///
+/// Between messages the decoder holds no buffer: bytes are read into a chunk on the stack and
+/// copied, so an idle connection keeps no read buffer. Mid-message, reading goes straight into the
+/// decoder's buffer, which then grows with the message.
+fn read_some(read: &OwnedReadHalf, decoder: &mut FrameDecoder) -> std::io::Result<usize> {
+    if decoder.pending_bytes() > 0 {
+        return read.try_read_buf(decoder.read_buffer(8 * 1024));
+    }
+    let mut chunk = [0u8; 8 * 1024];
+    let n = read.try_read(&mut chunk)?;
+    decoder.extend(&chunk[..n]);
+    Ok(n)
 }
 
 /// Reads and drops what a client still sends after its connection was condemned, for a moment,

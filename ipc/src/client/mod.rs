@@ -1,7 +1,9 @@
 //! The client side: jsonrpsee's client transport over the same socket and framing.
 //!
 //! [`IpcClientBuilder::build`] connects and returns a jsonrpsee [`Client`], so the typed clients
-//! that `#[rpc(client)]` generates work unchanged. Connection failures are told apart, because
+//! that `#[rpc(client)]` generates work unchanged; it handles subscriptions and many calls in
+//! flight. [`SequentialClient`] serves the common case of a command making a few calls one after
+//! another: it implements the same `ClientT` trait without a background task or timer thread. Connection failures are told apart, because
 //! each calls for a different action: no socket (nothing runs), permission denied (another
 //! user's daemon), connection refused (a stale socket left by a daemon that died).
 
@@ -16,6 +18,10 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::codec::{FrameDecoder, FrameTooLarge};
 use crate::server::MAX_SOCKET_PATH;
+
+mod sequential;
+
+pub use sequential::SequentialClient;
 
 /// Why connecting failed.
 #[derive(Debug, thiserror::Error)]
@@ -174,19 +180,25 @@ pub struct Receiver {
 }
 
 impl Receiver {
+    /// A complete message already received, if any.
+    fn take_message(&mut self) -> Result<Option<String>, TransportError> {
+        let Some(range) = self.decoder.next_frame()? else { return Ok(None) };
+        let text = std::str::from_utf8(&self.decoder.buffer()[range])
+            .map(str::to_owned)
+            .map_err(|_| TransportError::InvalidUtf8);
+        self.decoder.compact();
+        let text = text?;
+        match refusal(&text) {
+            Some(refused) => Err(refused),
+            None => Ok(Some(text)),
+        }
+    }
+
     /// The next message from the server, as text.
     pub async fn next_message(&mut self) -> Result<String, TransportError> {
         loop {
-            if let Some(range) = self.decoder.next_frame()? {
-                let text = std::str::from_utf8(&self.decoder.buffer()[range])
-                    .map(str::to_owned)
-                    .map_err(|_| TransportError::InvalidUtf8);
-                self.decoder.compact();
-                let text = text?;
-                return match refusal(&text) {
-                    Some(refused) => Err(refused),
-                    None => Ok(text),
-                };
+            if let Some(text) = self.take_message()? {
+                return Ok(text);
             }
             self.decoder.compact();
             self.read.readable().await?;
@@ -197,6 +209,33 @@ impl Receiver {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+}
+
+impl Receiver {
+    /// Like [`next_message`](Self::next_message), but first polls the socket for up to `budget`
+    /// without sleeping.
+    ///
+    /// A reply usually arrives within tens of microseconds; sleeping for it means the kernel must
+    /// wake this thread again, which on a virtual machine can cost as much as the whole round
+    /// trip. Between polls the thread yields, so a daemon sharing its CPU still runs.
+    pub async fn next_message_polling(&mut self, budget: Duration) -> Result<String, TransportError> {
+        let deadline = std::time::Instant::now() + budget;
+        let mut chunk = [0u8; 16 * 1024];
+        while std::time::Instant::now() < deadline {
+            if let Some(text) = self.take_message()? {
+                return Ok(text);
+            }
+            let fd = std::os::fd::AsRawFd::as_raw_fd(AsRef::<UnixStream>::as_ref(&self.read));
+            match nix::sys::socket::recv(fd, &mut chunk, nix::sys::socket::MsgFlags::MSG_DONTWAIT) {
+                Ok(0) => return Err(TransportError::Closed),
+                Ok(n) => self.decoder.extend(&chunk[..n]),
+                Err(nix::errno::Errno::EAGAIN) => std::thread::yield_now(),
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(errno) => return Err(io::Error::from(errno).into()),
+            }
+        }
+        self.next_message().await
     }
 }
 
