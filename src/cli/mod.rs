@@ -136,22 +136,27 @@ fn rpc_failure(target: &Target, err: jsonrpsee::core::client::Error) -> Failure 
     match err {
         Error::Call(obj) => Failure::Error(obj.message().to_owned()),
         Error::RequestTimeout => Failure::Error(format!("the daemon {} did not answer in time", target.describe())),
-        Error::RestartNeeded(reason) => {
-            let reason = reason.to_string();
-            if reason.contains("refused the connection") {
-                Failure::Error(reason.trim_end_matches("; restart required").to_owned())
-            } else if closed_before_any_reply(&reason) {
-                // What a stopping daemon does, and what a forwarded socket (ssh -L) does when
-                // nothing listens at the far end.
-                Failure::NotRunning(format!(
-                    "steward is not running {}: the connection was closed before any reply",
-                    target.describe()
-                ))
-            } else {
-                Failure::Error(format!("lost the connection to the daemon {}: {reason}", target.describe()))
-            }
-        }
+        Error::RestartNeeded(reason) => connection_failure(target, reason.to_string()),
+        Error::Transport(reason) => connection_failure(target, reason.to_string()),
         other => Failure::Error(format!("talking to the daemon {}: {other}", target.describe())),
+    }
+}
+
+/// The connection failed during a call: refused, closed early, or broken.
+fn connection_failure(target: &Target, reason: String) -> Failure {
+    if reason.contains("refused the connection") {
+        // The async client wraps the reason; the daemon's own words are what matter.
+        let reason = reason.trim_start_matches("The background task closed ");
+        Failure::Error(reason.trim_end_matches("; restart required").to_owned())
+    } else if closed_before_any_reply(&reason) {
+        // What a stopping daemon does, and what a forwarded socket (ssh -L) does when nothing
+        // listens at the far end.
+        Failure::NotRunning(format!(
+            "steward is not running {}: the connection was closed before any reply",
+            target.describe()
+        ))
+    } else {
+        Failure::Error(format!("lost the connection to the daemon {}: {reason}", target.describe()))
     }
 }
 

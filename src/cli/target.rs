@@ -4,12 +4,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jsonrpsee::core::client::Client;
-use steward_ipc::{ConnectError, IpcClientBuilder};
+use steward_ipc::{ConnectError, IpcClientBuilder, SequentialClient};
 
 use super::{Failure, GlobalArgs};
 use crate::api::types::DaemonStatus;
 use crate::daemon::{lock, pidfile};
 use crate::paths::{Project, SocketEnv, fits_socket_address};
+
+/// How long a command waits for one reply (a reload reads a file; a stop returns at once).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The daemon a command addresses: a project's, or whatever listens on `--socket`.
 #[derive(Debug, Clone)]
@@ -39,10 +42,16 @@ impl Target {
         }
     }
 
-    /// Connects, or explains why not.
-    pub async fn connect(&self) -> Result<Client, Failure> {
+    /// Connects for a few calls in a row, or explains why not.
+    pub async fn connect(&self) -> Result<SequentialClient, Failure> {
+        let client = SequentialClient::connect(&self.socket).await.map_err(|err| self.connect_failure(err))?;
+        Ok(client.request_timeout(REQUEST_TIMEOUT))
+    }
+
+    /// Connects for subscriptions (and calls in flight at once), or explains why not.
+    pub async fn connect_streaming(&self) -> Result<Client, Failure> {
         IpcClientBuilder::default()
-            .request_timeout(Duration::from_secs(120))
+            .request_timeout(REQUEST_TIMEOUT)
             .build(&self.socket)
             .await
             .map_err(|err| self.connect_failure(err))

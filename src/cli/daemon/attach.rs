@@ -31,7 +31,7 @@ async fn follow(target: &Target, json: bool, args: AttachArgs) -> Outcome {
     // making a new one per event would lose a Ctrl-C that arrives while an event is printed.
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .map_err(|e| Failure::Error(format!("cannot listen for Ctrl-C: {e}")))?;
-    let client = target.connect().await?;
+    let client = target.connect_streaming().await?;
     let topics = (!args.topics.is_empty()).then_some(args.topics);
     let mut since = args.since;
     eprintln!("attached to steward {}; Ctrl-C detaches and leaves the daemon running", target.describe());
