@@ -4,7 +4,7 @@ mod support;
 
 use serde_json::{Value, json};
 use steward_ipc::Settings;
-use support::{TestServer, error_code};
+use support::{ExpectNothingPending, TestServer, error_code};
 
 fn server() -> TestServer {
     TestServer::start(Settings::default())

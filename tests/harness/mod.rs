@@ -5,28 +5,22 @@
 //! leaves a daemon behind.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::net::UnixStream;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::Value;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_steward");
 
-/// Longest any single wait may take before the test fails.
-pub const DEADLINE: Duration = Duration::from_secs(20);
+#[path = "../../ipc/tests/support/raw.rs"]
+mod raw;
 
-/// Polls `condition` every few milliseconds until it holds; fails the test at the deadline.
-pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !condition() {
-        assert!(start.elapsed() < DEADLINE, "timed out after {DEADLINE:?} waiting until {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
+// Each test binary uses its own part of the harness.
+#[allow(unused_imports)]
+pub use raw::{DEADLINE, POLL, RawClient, wait_until};
 
 /// Runs a command to completion, failing the test if it outlives the deadline.
 pub fn run_with_deadline(mut command: Command) -> Output {
@@ -57,7 +51,7 @@ pub fn run_with_deadline(mut command: Command) -> Output {
             let _ = child.kill();
             panic!("command {command:?} did not finish within {DEADLINE:?}");
         }
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(POLL);
     };
     Output { status, stdout: out_reader.join().unwrap(), stderr: err_reader.join().unwrap() }
 }
@@ -210,55 +204,6 @@ pub fn kill(pid: u32, signal: nix::sys::signal::Signal) {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal);
 }
 
-/// A blocking client that speaks raw lines.
-pub struct RawClient {
-    pub reader: BufReader<UnixStream>,
-}
-
-impl RawClient {
-    pub fn connect(path: &Path) -> Self {
-        let stream = UnixStream::connect(path).unwrap_or_else(|e| panic!("connect to {}: {e}", path.display()));
-        stream.set_read_timeout(Some(DEADLINE)).unwrap();
-        Self { reader: BufReader::new(stream) }
-    }
-
-    pub fn stream(&self) -> &UnixStream {
-        self.reader.get_ref()
-    }
-
-    pub fn send_bytes(&mut self, bytes: &[u8]) {
-        self.reader.get_mut().write_all(bytes).unwrap();
-    }
-
-    pub fn send(&mut self, line: &str) {
-        self.send_bytes(format!("{line}\n").as_bytes());
-    }
-
-    /// The next message; fails the test at the deadline or if the connection closes.
-    pub fn recv(&mut self) -> Value {
-        let mut line = String::new();
-        let n = self.reader.read_line(&mut line).expect("a reply before the deadline");
-        assert!(n > 0, "connection closed while a reply was expected");
-        assert!(line.ends_with('\n'), "every message ends with a newline: {line:?}");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("reply is JSON ({e}): {line}"))
-    }
-
-    pub fn call(&mut self, line: &str) -> Value {
-        self.send(line);
-        self.recv()
-    }
-
-    /// Asserts the daemon closes the connection.
-    pub fn expect_closed(&mut self) {
-        let mut rest = Vec::new();
-        match self.reader.read_to_end(&mut rest) {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
-            Err(e) => panic!("expected the daemon to close the connection, got {e}"),
-        }
-    }
-}
-
 /// `daemon.ping` over a fresh connection answers.
 pub fn ping_ok(project: &TestProject) -> bool {
     let reply = project.call("daemon.ping", serde_json::json!({}));
@@ -276,7 +221,7 @@ pub fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
             let _ = child.kill();
             panic!("child {} did not exit within {DEADLINE:?}", child.id());
         }
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(POLL);
     }
 }
 

@@ -1,12 +1,10 @@
 //! A test server with a small RPC module, and a raw line client to poke it with.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::{RpcResult, SubscriptionResult};
@@ -15,8 +13,10 @@ use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::Value;
 use steward_ipc::{Server, ServerHandle, Settings};
 
-/// How long any single wait in these tests may take before the test fails.
-pub const DEADLINE: Duration = Duration::from_secs(10);
+mod raw;
+
+#[allow(unused_imports)]
+pub use raw::{DEADLINE, RawClient, wait_until};
 
 #[rpc(server, client)]
 pub trait Probe {
@@ -188,74 +188,15 @@ impl TestServer {
     }
 }
 
-/// A blocking client that speaks raw lines, to test exactly what goes over the wire.
-pub struct RawClient {
-    pub reader: BufReader<UnixStream>,
+/// Proves nothing was sent before: a call sent now must be answered first.
+pub trait ExpectNothingPending {
+    fn expect_nothing_pending(&mut self);
 }
 
-impl RawClient {
-    pub fn connect(path: &Path) -> Self {
-        let stream = UnixStream::connect(path).unwrap();
-        stream.set_read_timeout(Some(DEADLINE)).unwrap();
-        Self { reader: BufReader::new(stream) }
-    }
-
-    pub fn stream(&self) -> &UnixStream {
-        self.reader.get_ref()
-    }
-
-    pub fn send_bytes(&mut self, bytes: &[u8]) {
-        self.reader.get_mut().write_all(bytes).unwrap();
-    }
-
-    /// Sends `text` followed by a newline.
-    pub fn send(&mut self, text: &str) {
-        self.send_bytes(format!("{text}\n").as_bytes());
-    }
-
-    /// The next line from the server (without its newline); fails the test after the deadline.
-    pub fn recv_line(&mut self) -> String {
-        let mut line = String::new();
-        let n = self.reader.read_line(&mut line).expect("a reply before the deadline");
-        assert!(n > 0, "connection closed while a reply was expected");
-        assert!(line.ends_with('\n'), "every message ends in a newline: {line:?}");
-        line.pop();
-        line
-    }
-
-    pub fn recv(&mut self) -> Value {
-        let line = self.recv_line();
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("reply is JSON ({e}): {line}"))
-    }
-
-    pub fn call(&mut self, text: &str) -> Value {
-        self.send(text);
-        self.recv()
-    }
-
-    /// Asserts the server closes the connection (after any lines already sent).
-    pub fn expect_closed(&mut self) {
-        let mut rest = Vec::new();
-        match self.reader.read_to_end(&mut rest) {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
-            Err(e) => panic!("expected the server to close the connection, got {e}"),
-        }
-    }
-
-    /// Proves nothing was sent before: a ping sent now must be answered first.
-    pub fn expect_nothing_pending(&mut self) {
+impl ExpectNothingPending for RawClient {
+    fn expect_nothing_pending(&mut self) {
         let reply = self.call(r#"{"jsonrpc":"2.0","method":"echo","params":{"value":"marker"},"id":"marker"}"#);
         assert_eq!(reply["id"], "marker", "an unexpected message arrived first: {reply}");
-    }
-}
-
-/// Polls `condition` until it holds; fails the test at the deadline.
-pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !condition() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
