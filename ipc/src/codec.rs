@@ -75,11 +75,6 @@ impl FrameDecoder {
         self.buf.len() - self.start
     }
 
-    /// Whether the bytes pending are only whitespace (nothing of a message has started).
-    pub fn is_idle(&self) -> bool {
-        self.scan == Scan::Idle && self.buf[self.pos..].iter().all(u8::is_ascii_whitespace)
-    }
-
     /// Returns the byte range (into [`buffer`](Self::buffer)) of the next complete frame, if any.
     ///
     /// Once this returns an error the stream cannot be resynchronised: close the connection.
@@ -391,6 +386,6 @@ mod tests {
         decoder.compact();
         assert!(decoder.buffer().is_empty());
         assert_eq!(decoder.read_buffer(0).capacity(), 0, "nothing pending, nothing held");
-        assert!(decoder.is_idle());
+        assert_eq!(decoder.pending_bytes(), 0);
     }
 }

@@ -190,11 +190,6 @@ impl Daemon {
         self.inner.stop.cancelled().await;
     }
 
-    /// Whether a stop was requested.
-    pub fn is_stopping(&self) -> bool {
-        self.inner.stop.is_cancelled()
-    }
-
     /// The grace period for running work: the one asked for, else the configured one.
     pub fn stop_grace_s(&self) -> u64 {
         self.inner

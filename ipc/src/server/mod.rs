@@ -145,11 +145,6 @@ impl ServerHandle {
         self.shared.abort.cancel();
     }
 
-    /// Whether [`stop`](Self::stop) or [`abort`](Self::abort) was called.
-    pub fn is_stopping(&self) -> bool {
-        self.shared.stop.is_cancelled()
-    }
-
     /// Completes when the server has stopped and every connection is closed.
     pub async fn stopped(&self) {
         self.shared.stop.cancelled().await;
