@@ -305,3 +305,23 @@ fn inside_a_batch_too_a_subscription_sees_the_entries_after_it() {
     assert_eq!(replies[1]["result"], 1, "the listener was set up before the announcement: {reply}");
     assert_eq!(client.recv()["params"]["result"], "in batch");
 }
+
+#[test]
+fn calls_of_a_batch_share_a_batch_that_is_sealed_once_all_have_started() {
+    let server = server();
+    let mut client = server.client();
+    let probe = r#"{"jsonrpc":"2.0","method":"batch_probe","id":1}"#;
+    assert_eq!(client.call(probe)["result"], Value::Null, "a call on its own has no batch");
+    let reply = client
+        .call(&format!("[{probe},{probe},{},{probe}]", r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":2}"#));
+    let replies = reply.as_array().unwrap();
+    let probes: Vec<&Value> = replies.iter().filter(|r| r["result"].is_object()).map(|r| &r["result"]).collect();
+    assert_eq!(probes.len(), 3, "{reply}");
+    for probe in &probes {
+        assert_eq!(probe["id"], probes[0]["id"]);
+        assert_eq!(probe["len"], 4);
+        assert_eq!(probe["sealed_at_start"], false, "sealed before every entry had started: {reply}");
+    }
+    let again = client.call(&format!("[{probe},{probe}]"));
+    assert_ne!(again[0]["result"]["id"], probes[0]["id"], "each batch is its own");
+}

@@ -24,6 +24,7 @@ use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::Batch;
 use crate::error;
 
 /// A reply ready to be queued, and the subscriptions waiting for it to be queued first.
@@ -195,12 +196,12 @@ impl Dispatcher {
         let Ok(text) = std::str::from_utf8(frame) else {
             return Outcome::Ready(Some(parse_error()));
         };
-        if text.starts_with('[') { self.dispatch_batch(text) } else { self.dispatch_one(text) }
+        if text.starts_with('[') { self.dispatch_batch(text) } else { self.dispatch_one(text, None) }
     }
 
-    fn dispatch_one(&self, text: &str) -> Outcome {
+    fn dispatch_one(&self, text: &str, batch: Option<&Batch>) -> Outcome {
         match validate(text) {
-            Ok(call) => self.run(call),
+            Ok(call) => self.run(call, batch),
             Err(reply) => Outcome::Ready(Some(reply)),
         }
     }
@@ -215,9 +216,10 @@ impl Dispatcher {
             return Outcome::Ready(Some(invalid_request(None)));
         }
         let limit = self.max_response_bytes;
+        let batch = Batch::new(entries.len());
         let mut outcomes = Vec::with_capacity(entries.len());
         for (i, entry) in entries.iter().enumerate() {
-            match self.dispatch_one(entry.get()) {
+            match self.dispatch_one(entry.get(), Some(&batch)) {
                 Outcome::Barrier(setup) => {
                     // The entries after a subscription run once it is set up, as on a connection.
                     let rest: Vec<String> = entries[i + 1..].iter().map(|e| e.get().to_owned()).collect();
@@ -226,12 +228,12 @@ impl Dispatcher {
                         async move {
                             outcomes.push(Outcome::Ready(setup.await));
                             for text in rest {
-                                match this.dispatch_one(&text) {
+                                match this.dispatch_one(&text, Some(&batch)) {
                                     Outcome::Barrier(setup) => outcomes.push(Outcome::Ready(setup.await)),
                                     other => outcomes.push(other),
                                 }
                             }
-                            collect_batch(outcomes, limit).await
+                            collect_batch(outcomes, limit, batch).await
                         }
                         .boxed(),
                     );
@@ -240,16 +242,17 @@ impl Dispatcher {
             }
         }
         if outcomes.iter().all(|o| matches!(o, Outcome::Ready(_))) {
+            batch.seal();
             let replies = outcomes.into_iter().filter_map(|o| match o {
                 Outcome::Ready(reply) => reply,
                 Outcome::Pending(_) | Outcome::Barrier(_) => unreachable!("checked above"),
             });
             return Outcome::Ready(assemble_batch(replies, limit));
         }
-        Outcome::Pending(collect_batch(outcomes, limit).boxed())
+        Outcome::Pending(collect_batch(outcomes, limit, batch).boxed())
     }
 
-    fn run(&self, call: Call<'_>) -> Outcome {
+    fn run(&self, call: Call<'_>, batch: Option<&Batch>) -> Outcome {
         let Call { method, params, id } = call;
         let Some(callback) = self.methods.method(&method) else {
             return Outcome::Ready(
@@ -263,7 +266,10 @@ impl Dispatcher {
         let raw_id = id.raw();
         let call_id = id.for_call();
         let max = self.max_response_bytes;
-        let ext = self.extensions.clone();
+        let mut ext = self.extensions.clone();
+        if let Some(batch) = batch {
+            ext.insert(batch.clone());
+        }
         match callback {
             MethodCallback::Sync(cb) => Outcome::Ready(Some(finish(cb(call_id, params, max, ext), raw_id, max))),
             MethodCallback::Async(cb) => {
@@ -343,12 +349,23 @@ fn finish(response: MethodResponse, raw_id: Option<String>, max_response_bytes: 
     Reply::plain(restore_id(json, raw_id.as_deref()))
 }
 
-/// Waits for every entry of a batch, in order.
-async fn collect_batch(outcomes: Vec<Outcome>, limit: usize) -> Option<Reply> {
-    let replies = join_all(outcomes.into_iter().map(|o| match o {
+/// Waits for every entry of a batch, in order; seals the batch once each entry has started.
+async fn collect_batch(outcomes: Vec<Outcome>, limit: usize, batch: Batch) -> Option<Reply> {
+    let joined = join_all(outcomes.into_iter().map(|o| match o {
         Outcome::Ready(reply) => futures_util::future::ready(reply).boxed(),
         Outcome::Pending(fut) | Outcome::Barrier(fut) => fut,
-    }))
+    }));
+    let mut joined = std::pin::pin!(joined);
+    let mut started = false;
+    let replies = std::future::poll_fn(|cx| {
+        let poll = joined.as_mut().poll(cx);
+        if !started {
+            // Every entry has now run up to its first wait: whatever it hands over, it has.
+            started = true;
+            batch.seal();
+        }
+        poll
+    })
     .await;
     assemble_batch(replies.into_iter().flatten(), limit)
 }

@@ -50,6 +50,11 @@ pub trait Probe {
     #[subscription(name = "flood" => "flood_item", unsubscribe = "unflood", item = String)]
     async fn flood(&self) -> SubscriptionResult;
 
+    /// The batch this call arrived in (null when alone), and whether it was sealed when the
+    /// call started; answers once the batch is sealed.
+    #[method(name = "batch_probe", with_extensions)]
+    async fn batch_probe(&self) -> RpcResult<Value>;
+
     /// Tells every `listen` subscriber.
     #[method(name = "announce", param_kind = map)]
     fn announce(&self, text: String) -> RpcResult<usize>;
@@ -121,6 +126,14 @@ impl ProbeServer for TestApi {
         sink.closed().await;
         self.observed.ticks_closed.fetch_add(1, Ordering::SeqCst);
         Ok(())
+    }
+
+    async fn batch_probe(&self, ext: &jsonrpsee::Extensions) -> RpcResult<Value> {
+        let Some(batch) = ext.get::<steward_ipc::Batch>().cloned() else { return Ok(Value::Null) };
+        let sealed_at_start = batch.is_sealed();
+        batch.sealed().await;
+        assert!(batch.wait_sealed(std::time::Duration::ZERO));
+        Ok(serde_json::json!({"id": batch.id(), "len": batch.len(), "sealed_at_start": sealed_at_start}))
     }
 
     fn announce(&self, text: String) -> RpcResult<usize> {
