@@ -2,14 +2,15 @@
 //! [`ConfigError`] that names the line, the dotted key and a fix.
 //!
 //! The errors carry only a message and a byte range; the spanned document tells which key the
-//! range belongs to, and the defaults tell which keys exist and what type each one expects.
+//! range belongs to, and the defaults tell which keys exist and what type each one expects. Keys
+//! named by the user (`agents.NAME`, `env.NAME`) are looked up through `schema_path`.
 
 use std::path::Path;
 
 use toml::de::{DeTable, DeValue};
 
 use super::locate::{self, Entry, Hit};
-use super::validate::{self, Invalid};
+use super::validate::{self, Invalid, Place};
 use super::{Config, ConfigError};
 use crate::suggest::closest;
 
@@ -75,7 +76,7 @@ pub(super) fn shape_error(text: &str, origin: &Path, document: &DeTable<'_>, err
     let offset = err.span().map_or(0, |span| span.start);
     match locate::entry_at(document, offset) {
         Some(Hit::Key(entry)) if message.starts_with("unknown field") => unknown_key(text, origin, &entry, message),
-        Some(Hit::Value(entry)) => wrong_value(text, origin, &entry, message),
+        Some(Hit::Value(entry)) => wrong_value(text, origin, &entry, message, offset),
         Some(Hit::Key(entry)) => {
             let dotted = entry.dotted();
             let problem = format!("`{dotted}`: {message}");
@@ -89,7 +90,12 @@ pub(super) fn shape_error(text: &str, origin: &Path, document: &DeTable<'_>, err
 pub(super) fn invalid(text: &str, origin: &Path, document: &DeTable<'_>, invalid: Invalid) -> ConfigError {
     match locate::entry_by_key(document, &invalid.key) {
         Some(entry) => {
-            ConfigError::at(origin, text, entry.value_span.start, Some(invalid.key), invalid.problem, invalid.fix)
+            let offset = match invalid.place {
+                Place::Value => entry.value_span.start,
+                Place::Key => entry.key_span.start,
+                Place::InString(at) => offset_in_string(text, &entry, at),
+            };
+            ConfigError::at(origin, text, offset, Some(invalid.key), invalid.problem, invalid.fix)
         }
         // Only a key left at its default can be absent, and defaults are valid (tested); still,
         // the message stands without a line.
@@ -101,6 +107,19 @@ pub(super) fn invalid(text: &str, origin: &Path, document: &DeTable<'_>, invalid
             problem: invalid.problem,
             fix: invalid.fix,
         },
+    }
+}
+
+/// Where byte `at` of a string value lies in the text. When escapes make the written string differ
+/// from its value, the position cannot be mapped cheaply and the string's start is close enough.
+fn offset_in_string(text: &str, entry: &Entry<'_, '_>, at: usize) -> usize {
+    let start = entry.value_span.start;
+    let written = text.get(entry.value_span.clone()).unwrap_or_default();
+    match entry.value {
+        DeValue::String(value) if written.len() >= 2 && written.get(1..written.len() - 1) == Some(&**value) => {
+            start + 1 + at
+        }
+        _ => start,
     }
 }
 
@@ -143,28 +162,113 @@ fn unknown_key(text: &str, origin: &Path, entry: &Entry<'_, '_>, message: &str) 
     ConfigError::at(origin, text, entry.key_span.start, Some(entry.dotted()), problem, fix)
 }
 
-fn wrong_value(text: &str, origin: &Path, entry: &Entry<'_, '_>, message: &str) -> ConfigError {
+/// A value serde refused; `offset` is where serde says the problem is, which for an array is the
+/// element at fault.
+fn wrong_value(text: &str, origin: &Path, entry: &Entry<'_, '_>, message: &str, offset: usize) -> ConfigError {
     let dotted = entry.dotted();
     let shown = text.get(entry.value_span.clone()).unwrap_or_default();
     let found = entry.value.type_str();
-    let (problem, fix) = match default_at(&entry.path) {
+    let mut at = entry.value_span.start;
+    let (problem, fix) = match expected_at(&entry.path) {
         Some(expected) if expected.type_str() != found => (
             format!("`{dotted}` expects {}, found {}", with_article(expected.type_str()), with_article(found)),
-            type_fix(entry, &expected),
+            type_fix(entry, &expected, shown),
         ),
         // Right type, unrepresentable value: a negative or too large number for its field.
         Some(toml::Value::Integer(_)) => {
             let Invalid { problem, fix, .. } = validate::out_of_range(&dotted, shown);
             (problem, fix)
         }
+        Some(toml::Value::String(_)) if message.starts_with("unknown variant") => {
+            let choices = backticked_after_expected(message);
+            let listed: Vec<String> = choices.iter().map(|choice| format!("{choice:?}")).collect();
+            let fix = match choice_fix(&entry.path) {
+                Some(fix) => fix.to_owned(),
+                None => format!("use one of {}", listed.join(", ")),
+            };
+            (format!("`{dotted}` = {shown} is not one of {}", listed.join(", ")), fix)
+        }
+        Some(toml::Value::Array(example)) => {
+            let element = element_at(entry.value, offset);
+            let wanted = example.first().map_or("value", toml::Value::type_str);
+            match element {
+                Some(element) if element != wanted => {
+                    at = offset;
+                    let name = entry.path.last().map_or("", String::as_str);
+                    (
+                        format!("`{dotted}` expects an array of {wanted}s, found {} in it", with_article(element)),
+                        format!(
+                            "write each element as {}, e.g. `{name} = {}`",
+                            with_article(wanted),
+                            toml::Value::Array(example)
+                        ),
+                    )
+                }
+                _ => (format!("`{dotted}`: {message}"), GENERIC_FIX.to_owned()),
+            }
+        }
         _ => (format!("`{dotted}`: {message}"), GENERIC_FIX.to_owned()),
     };
-    ConfigError::at(origin, text, entry.value_span.start, Some(dotted), problem, fix)
+    ConfigError::at(origin, text, at, Some(dotted), problem, fix)
 }
 
-fn type_fix(entry: &Entry<'_, '_>, expected: &toml::Value) -> String {
+/// The type of the array element of `value` at `offset`.
+fn element_at(value: &DeValue<'_>, offset: usize) -> Option<&'static str> {
+    match value {
+        DeValue::Array(array) => {
+            array.iter().find(|element| element.span().contains(&offset)).map(|element| element.get_ref().type_str())
+        }
+        _ => None,
+    }
+}
+
+/// How to fix a value that is not one of a key's choices, for keys whose choices need saying
+/// what they do.
+fn choice_fix(path: &[String]) -> Option<&'static str> {
+    match schema_path(path).join(".").as_str() {
+        "agent.prompt_via" => Some(
+            "use \"stdin\" (the prompt is written to the agent's standard input) or \"arg\" (it is \
+             appended to the command as its last argument, visible in ps)",
+        ),
+        _ => None,
+    }
+}
+
+fn type_fix(entry: &Entry<'_, '_>, expected: &toml::Value, shown: &str) -> String {
     let dotted = entry.dotted();
     let name = entry.path.last().map_or("", String::as_str);
+    let schema = schema_path(&entry.path);
+    let schema: Vec<&str> = schema.iter().map(String::as_str).collect();
+    match schema.as_slice() {
+        ["agents"] => {
+            return "a named agent is a section: write `[agents.NAME]` with command, prompt_via and env below it"
+                .to_owned();
+        }
+        ["agent"] if entry.path.len() == 2 => {
+            return format!(
+                "a named agent is a section: a `[{dotted}]` line with command, prompt_via and env below it; \
+                 the default agent's keys go in [agent]"
+            );
+        }
+        ["agent", "env"] => {
+            return "write a table of names and strings, e.g. `env = { GH_TOKEN = \"${GH_TOKEN}\" }`".to_owned();
+        }
+        ["agent", "env", _] => {
+            let example = match entry.value {
+                DeValue::Integer(_) | DeValue::Float(_) | DeValue::Boolean(_) => shown.trim(),
+                _ => "value",
+            };
+            return format!("environment values are strings: put it in double quotes, e.g. `{name} = \"{example}\"`");
+        }
+        _ => {}
+    }
+    // A command written as one string: the example is that string split as a shell would.
+    if let (toml::Value::Array(_), DeValue::String(written)) = (expected, entry.value)
+        && !written.trim().is_empty()
+    {
+        let words = written.split_whitespace().map(|word| toml::Value::String(word.to_owned())).collect();
+        return format!("write each part as its own string, e.g. `{name} = {}`", toml::Value::Array(words));
+    }
     match expected {
         toml::Value::Integer(default) => {
             let bounds = validate::integer_key(&dotted);
@@ -197,16 +301,44 @@ fn type_fix(entry: &Entry<'_, '_>, expected: &toml::Value) -> String {
 /// The keys a table accepts, in declaration order, as serde lists them in its message
 /// ("unknown field `x`, expected one of `a`, `b`"); the defaults are the fallback.
 fn accepted_keys(message: &str, table: &[String]) -> Vec<String> {
-    let listed: Vec<String> = message
-        .rsplit_once(", expected ")
-        .map(|(_, expected)| expected.split('`').skip(1).step_by(2).map(str::to_owned).collect())
-        .unwrap_or_default();
+    let listed = backticked_after_expected(message);
     if !listed.is_empty() {
         return listed;
     }
-    match default_table_at(table) {
+    match default_table_at(&schema_path(table)) {
         Some(defaults) => defaults.keys().cloned().collect(),
         None => Vec::new(),
+    }
+}
+
+/// The names serde lists after "expected" (`one of `a`, `b``, `` `a` or `b` ``).
+fn backticked_after_expected(message: &str) -> Vec<String> {
+    message
+        .rsplit_once(", expected ")
+        .map(|(_, expected)| expected.split('`').skip(1).step_by(2).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// The path in the defaults that describes `path`: every `[agents.NAME]` has the keys of
+/// `[agent]`.
+fn schema_path(path: &[String]) -> Vec<String> {
+    match path {
+        [agents, _name, rest @ ..] if agents == "agents" => {
+            std::iter::once("agent".to_owned()).chain(rest.iter().cloned()).collect()
+        }
+        _ => path.to_vec(),
+    }
+}
+
+/// A value of the type the key at `path` expects: its default, or a stand-in where the defaults
+/// have no entry (an `env` variable, the empty `agents` table).
+fn expected_at(path: &[String]) -> Option<toml::Value> {
+    let path = schema_path(path);
+    let names: Vec<&str> = path.iter().map(String::as_str).collect();
+    match names.as_slice() {
+        ["agents"] => Some(toml::Value::Table(toml::Table::new())),
+        ["agent", "env", _] => Some(toml::Value::String(String::new())),
+        _ => default_at(&path),
     }
 }
 
@@ -253,7 +385,10 @@ fn table_name(path: &[String]) -> String {
 }
 
 fn sections_list(names: &[String]) -> String {
-    let sections: Vec<String> = names.iter().map(|name| format!("[{name}]")).collect();
+    let sections: Vec<String> = names
+        .iter()
+        .map(|name| if name == "agents" { "[agents.NAME]".to_owned() } else { format!("[{name}]") })
+        .collect();
     sections.join(", ")
 }
 

@@ -8,13 +8,17 @@
 //! Adding a section: a struct with `#[serde(deny_unknown_fields, default)]` and a `Default`, a
 //! field on [`Config`], its integer bounds in `validate` and one comment per key in
 //! `template`. The error messages pick the new keys up from serde and from the defaults.
+//! Tables whose keys the user names (`[agents.NAME]`, `env`) have no defaults to learn from;
+//! `diagnose::schema_path` maps them onto the keys that describe them.
 
 mod diagnose;
 mod error;
+mod interpolate;
 mod locate;
 mod template;
 mod validate;
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 
@@ -22,13 +26,23 @@ use serde::{Deserialize, Serialize};
 use toml::de::DeTable;
 
 pub use error::ConfigError;
+pub use interpolate::{expand_env_value, referenced_vars};
 pub use template::template;
+
+/// The name `--agent` takes for `[agent]`; reserved in `[agents.NAME]`.
+pub const DEFAULT_AGENT: &str = "default";
 
 /// The whole of `steward.toml`. Absent sections and keys take their defaults.
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub daemon: DaemonConfig,
+    /// `[agent]`: what a task runs unless it names another agent.
+    pub agent: AgentConfig,
+    /// `[agents.NAME]`: agents a task can pick by name. Absent keys take the defaults of
+    /// [`AgentConfig`], not the values of `[agent]`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub agents: BTreeMap<String, AgentConfig>,
 }
 
 /// `[daemon]`: the resident process itself.
@@ -40,6 +54,8 @@ pub struct DaemonConfig {
     pub task_timeout_min: u64,
     pub shutdown_grace_s: u64,
     pub max_message_bytes: u64,
+    /// How many events the store keeps; older ones are deleted at the next prune.
+    pub event_retention: u64,
     pub log: LogConfig,
 }
 
@@ -51,6 +67,7 @@ impl Default for DaemonConfig {
             task_timeout_min: 120,
             shutdown_grace_s: 15,
             max_message_bytes: 4 * 1024 * 1024,
+            event_retention: 10_000,
             log: LogConfig::default(),
         }
     }
@@ -68,6 +85,66 @@ pub struct LogConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig { max_size_mb: 50, max_files: 5, level: "info".to_owned() }
+    }
+}
+
+/// `[agent]` and each `[agents.NAME]`: the process a task runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// The program, then its arguments; never empty once loaded.
+    pub command: Vec<String>,
+    pub prompt_via: PromptVia,
+    /// Extra environment. Names are valid variable names once loaded; values may hold `${VAR}`
+    /// references, to be resolved with [`expand_env_value`] when the agent is spawned.
+    pub env: BTreeMap<String, String>,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            command: vec!["claude".to_owned(), "-p".to_owned()],
+            prompt_via: PromptVia::Stdin,
+            env: BTreeMap::new(),
+        }
+    }
+}
+
+/// How an agent receives its prompt.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PromptVia {
+    /// Written to the agent's standard input.
+    #[default]
+    Stdin,
+    /// Appended to the command as its last argument (visible to anyone running `ps`).
+    Arg,
+}
+
+/// How messages name the section of agent `name` (`None` or `"default"`: `[agent]`), as in
+/// "set [agents.review].command in .steward/steward.toml".
+pub fn agent_config_key(name: Option<&str>) -> String {
+    match name {
+        None => "[agent]".to_owned(),
+        Some(name) if name == DEFAULT_AGENT => "[agent]".to_owned(),
+        Some(name) => format!("[agents.{name}]"),
+    }
+}
+
+impl Config {
+    /// The agent a task asked for: `None` or `"default"` is `[agent]`, anything else
+    /// `[agents.NAME]`, which may not exist.
+    pub fn agent(&self, name: Option<&str>) -> Option<&AgentConfig> {
+        match name {
+            None => Some(&self.agent),
+            Some(name) if name == DEFAULT_AGENT => Some(&self.agent),
+            Some(name) => self.agents.get(name),
+        }
+    }
+
+    /// Every name [`Config::agent`] accepts: `"default"` first, then the named agents in order.
+    pub fn agent_names(&self) -> Vec<String> {
+        std::iter::once(DEFAULT_AGENT.to_owned()).chain(self.agents.keys().cloned()).collect()
     }
 }
 

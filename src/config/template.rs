@@ -23,13 +23,34 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
         "daemon.max_message_bytes",
         "Largest message a client may send on the socket, in bytes; a larger one ends its connection",
     ),
+    ("daemon.event_retention", "How many events the store keeps; older ones are deleted"),
     ("daemon.log.max_size_mb", "Size in MiB at which daemon.log is rotated to daemon.log.1"),
     ("daemon.log.max_files", "How many rotated logs (daemon.log.1 ... daemon.log.N) are kept"),
     (
         "daemon.log.level",
         "What gets logged: error, warn, info, debug or trace, or a filter such as \"info,steward_ipc=debug\"",
     ),
+    ("agent.command", "What a task runs: the program, then its arguments"),
+    (
+        "agent.prompt_via",
+        "How the prompt reaches the agent: \"stdin\", or \"arg\" (appended as the last argument; visible in ps)",
+    ),
+    (
+        "agent.env",
+        "Extra environment variables; a value may use ${VAR} or ${VAR:-default} from the daemon's environment, $$ for a $",
+    ),
 ];
+
+/// Written after the keys of a table: what the defaults cannot show, such as a named agent.
+const AFTER_TABLE: &[(&str, &str)] = &[(
+    "agent",
+    "\n# Named agents: `steward task submit --agent review` runs this one. Same keys; an absent key takes\n\
+     # the default shown above, not [agent]'s value. Names: letters, digits, - and _; \"default\" is reserved.\n\
+     # [agents.review]\n\
+     # command = [\"claude\", \"-p\", \"--model\", \"opus\"]\n\
+     # prompt_via = \"stdin\"\n\
+     # env = { GH_TOKEN = \"${GH_TOKEN}\" }\n",
+)];
 
 /// Commented defaults written by `steward init`: every key, its default, one comment line saying
 /// what it does and its range.
@@ -43,6 +64,7 @@ pub fn template() -> String {
             continue;
         };
         if current_table != Some(table) {
+            out.push_str(after_table(current_table));
             out.push_str(&format!("\n[{table}]\n"));
             current_table = Some(table);
         }
@@ -50,7 +72,12 @@ pub fn template() -> String {
             validate::integer_key(key).map_or(String::new(), |bounds| format!(" ({} to {})", bounds.min, bounds.max));
         out.push_str(&format!("# {description}{range}.\n{name} = {default}\n"));
     }
+    out.push_str(after_table(current_table));
     out
+}
+
+fn after_table(table: Option<&str>) -> &'static str {
+    AFTER_TABLE.iter().find(|(after, _)| Some(*after) == table).map_or("", |(_, text)| text)
 }
 
 fn lookup<'v>(value: &'v toml::Value, dotted: &str) -> Option<&'v toml::Value> {
@@ -68,7 +95,8 @@ mod tests {
         for (key, value) in table {
             let dotted = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
             match value {
-                toml::Value::Table(inner) => leaf_keys(inner, &dotted, out),
+                // A table of user-chosen names (`env`) is one key with an empty default.
+                toml::Value::Table(inner) if !inner.is_empty() => leaf_keys(inner, &dotted, out),
                 _ => {
                     out.insert(dotted);
                 }
@@ -102,7 +130,27 @@ mod tests {
         assert!(text.contains("[daemon.log]\n"));
         assert!(text.contains("# How many agent tasks may run at the same time (1 to 64).\nmax_parallel_tasks = 3\n"));
         assert!(text.contains("\nlevel = \"info\"\n"));
+        assert!(text.contains("(100 to 10000000).\nevent_retention = 10000\n"));
+        assert!(text.contains("\n[agent]\n"));
+        assert!(text.contains("its arguments.\ncommand = [\"claude\", \"-p\"]\n"));
+        assert!(text.contains("\nprompt_via = \"stdin\"\n"));
+        assert!(text.contains("\nenv = {}\n"));
+        assert!(text.contains("\n# [agents.review]\n"));
+        let examples: usize =
+            AFTER_TABLE.iter().map(|(_, block)| block.lines().filter(|l| l.starts_with("# ")).count()).sum();
         let comments = text.lines().filter(|line| line.starts_with("# ")).count();
-        assert_eq!(comments, 3 + DESCRIPTIONS.len());
+        assert_eq!(comments, 3 + DESCRIPTIONS.len() + examples);
+    }
+
+    #[test]
+    fn the_named_agent_example_is_valid_once_uncommented() {
+        let text = template();
+        let start = text.find("# [agents.review]").expect("example present");
+        let uncommented: String =
+            text[start..].lines().filter_map(|line| line.strip_prefix("# ")).map(|line| format!("{line}\n")).collect();
+        let config = Config::parse(&uncommented, Path::new("example")).expect("example is valid");
+        let review = config.agent(Some("review")).expect("review agent");
+        assert_eq!(review.command, ["claude", "-p", "--model", "opus"]);
+        assert_eq!(review.env.get("GH_TOKEN").map(String::as_str), Some("${GH_TOKEN}"));
     }
 }

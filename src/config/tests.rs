@@ -101,7 +101,7 @@ fn unknown_key_in_daemon_suggests_and_lists() {
         err.to_string(),
         ".steward/steward.toml:4:1: unknown key `daemon.max_paralel_tasks`\n  \
          fix: did you mean `max_parallel_tasks`? [daemon] accepts: heartbeat_interval_s, \
-         max_parallel_tasks, task_timeout_min, shutdown_grace_s, max_message_bytes, log"
+         max_parallel_tasks, task_timeout_min, shutdown_grace_s, max_message_bytes, event_retention, log"
     );
 }
 
@@ -118,7 +118,10 @@ fn unknown_key_without_a_close_match_or_in_the_wrong_table() {
     let err = error("max_parallel_tasks = 4\n");
     assert_at(&err, 1, 1, Some("max_parallel_tasks"));
     assert_eq!(err.problem, "unknown key `max_parallel_tasks` outside any section");
-    assert_eq!(err.fix, "move it below the `[daemon]` line; the top level holds only sections: [daemon]");
+    assert_eq!(
+        err.fix,
+        "move it below the `[daemon]` line; the top level holds only sections: [daemon], [agent], [agents.NAME]"
+    );
 }
 
 #[test]
@@ -135,13 +138,15 @@ fn unknown_key_in_log_table_inline_and_as_section() {
 
 #[test]
 fn unknown_section_lists_the_known_ones() {
-    let err = error("[daemon]\n\n[agent]\ncommand = [\"claude\"]\n");
-    assert_at(&err, 3, 2, Some("agent"));
-    assert_eq!(err.problem, "unknown section `[agent]`");
-    assert_eq!(err.fix, "remove the [agent] section; this version of steward knows: [daemon]");
+    let err = error("[daemon]\n\n[watch]\nenabled = true\n");
+    assert_at(&err, 3, 2, Some("watch"));
+    assert_eq!(err.problem, "unknown section `[watch]`");
+    assert_eq!(err.fix, "remove the [watch] section; this version of steward knows: [daemon], [agent], [agents.NAME]");
 
     let err = error("[deamon]\n");
-    assert_eq!(err.fix, "did you mean `[daemon]`? the known sections are: [daemon]");
+    assert_eq!(err.fix, "did you mean `[daemon]`? the known sections are: [daemon], [agent], [agents.NAME]");
+    let err = error("[agnet]\ncommand = [\"x\"]\n");
+    assert!(err.fix.starts_with("did you mean `[agent]`?"), "{err}");
 }
 
 #[test]
@@ -218,4 +223,259 @@ fn duplicate_key_reports_its_line_and_the_first_one() {
     assert_at(&err, 4, 2, Some("daemon"));
     assert!(err.problem.starts_with("duplicate key"), "{err}");
     assert_eq!(err.fix, "merge the two [daemon] sections into one");
+}
+
+#[test]
+fn event_retention_bounds() {
+    assert_eq!(Config::default().daemon.event_retention, 10_000);
+    for good in [100, 10_000_000] {
+        let config = parse(&format!("[daemon]\nevent_retention = {good}\n")).expect("in range");
+        assert_eq!(config.daemon.event_retention, good);
+    }
+    for bad in ["99", "10000001", "-1"] {
+        let err = error(&format!("[daemon]\nevent_retention = {bad}\n"));
+        assert_at(&err, 2, 19, Some("daemon.event_retention"));
+        assert_eq!(err.problem, format!("`daemon.event_retention` = {bad} is out of range"));
+        assert_eq!(err.fix, "use a value from 100 to 10000000");
+    }
+}
+
+#[test]
+fn agents_are_read_with_their_own_defaults() {
+    let config = parse(
+        "[agent]\ncommand = [\"codex\", \"exec\"]\nprompt_via = \"arg\"\n\
+         env = { GH_TOKEN = \"${GH_TOKEN}\", HOME_BIN = \"${HOME:-/root}/bin\", PRICE = \"5$\", LIT = \"$${X}\" }\n\
+         [agents.review]\nprompt_via = \"arg\"\n\
+         [agents.fast_1-B]\ncommand = [\"/opt/My Agent/run\"]\n[agents.fast_1-B.env]\n_X1 = \"\"\n",
+    )
+    .expect("valid");
+    assert_eq!(config.agent.command, ["codex", "exec"]);
+    assert_eq!(config.agent.prompt_via, PromptVia::Arg);
+    assert_eq!(config.agent.env.len(), 4);
+    assert_eq!(config.agent.env["LIT"], "$${X}");
+    let review = &config.agents["review"];
+    // An absent key in [agents.NAME] is the built-in default, not [agent]'s value.
+    assert_eq!(review.command, ["claude", "-p"]);
+    assert_eq!(review.prompt_via, PromptVia::Arg);
+    assert!(review.env.is_empty());
+    let fast = &config.agents["fast_1-B"];
+    assert_eq!(fast.command, ["/opt/My Agent/run"]);
+    assert_eq!(fast.prompt_via, PromptVia::Stdin);
+    assert_eq!(fast.env["_X1"], "");
+
+    let defaults = Config::default();
+    assert_eq!(defaults.agent.command, ["claude", "-p"]);
+    assert_eq!(defaults.agent.prompt_via, PromptVia::Stdin);
+    assert!(defaults.agent.env.is_empty() && defaults.agents.is_empty());
+    assert_eq!(parse("[agent]\n[agents]\n").expect("empty sections"), defaults);
+}
+
+#[test]
+fn agent_lookup_names_and_section_keys() {
+    let config =
+        parse("[agent]\ncommand = [\"a\"]\n[agents.zeta]\ncommand = [\"z\"]\n[agents.review]\n").expect("valid");
+    assert_eq!(config.agent(None).map(|agent| agent.command.clone()), Some(vec!["a".to_owned()]));
+    assert_eq!(config.agent(Some("default")), Some(&config.agent));
+    assert_eq!(config.agent(Some("zeta")).map(|agent| agent.command.clone()), Some(vec!["z".to_owned()]));
+    assert_eq!(config.agent(Some("review")), Some(&AgentConfig::default()));
+    assert_eq!(config.agent(Some("nope")), None);
+    assert_eq!(config.agent(Some("Default")), None);
+    assert_eq!(config.agent_names(), ["default", "review", "zeta"]);
+    assert_eq!(Config::default().agent_names(), ["default"]);
+
+    assert_eq!(agent_config_key(None), "[agent]");
+    assert_eq!(agent_config_key(Some("default")), "[agent]");
+    assert_eq!(agent_config_key(Some("review")), "[agents.review]");
+}
+
+#[test]
+fn to_toml_round_trips_agents() {
+    let mut config = Config::default();
+    config.agent.env.insert("GH_TOKEN".to_owned(), "${GH_TOKEN:-}".to_owned());
+    config.agent.prompt_via = PromptVia::Arg;
+    let review = AgentConfig {
+        command: vec!["claude".to_owned(), "-p".to_owned(), "say \"hi\"".to_owned()],
+        ..AgentConfig::default()
+    };
+    config.agents.insert("review".to_owned(), review);
+    config.daemon.event_retention = 500;
+    let text = config.to_toml();
+    for line in ["event_retention = 500", "prompt_via = \"arg\"", "[agents.review]", "GH_TOKEN = \"${GH_TOKEN:-}\""] {
+        assert!(text.contains(line), "{line} missing in {text}");
+    }
+    assert_eq!(parse(&text).expect("round trip"), config);
+    assert!(!Config::default().to_toml().contains("[agents"), "no empty [agents] table");
+}
+
+#[test]
+fn command_must_name_a_program() {
+    let err = error("[agent]\ncommand = []\n");
+    assert_at(&err, 2, 11, Some("agent.command"));
+    assert_eq!(err.problem, "`agent.command` is empty: it needs at least the program to run");
+    assert_eq!(err.fix, "list the program and its arguments, e.g. `command = [\"claude\", \"-p\"]`");
+
+    for first in ["\"\"", "\"  \""] {
+        let err = error(&format!("[agents.review]\ncommand = [{first}, \"-p\"]\n"));
+        assert_at(&err, 2, 11, Some("agents.review.command"));
+        assert_eq!(err.problem, "`agents.review.command` starts with an empty program name");
+        assert_eq!(err.fix, "make the first element the program to run, e.g. `command = [\"claude\", \"-p\"]`");
+    }
+    // Later arguments may be empty.
+    assert_eq!(parse("[agent]\ncommand = [\"x\", \"\"]\n").expect("valid").agent.command, ["x", ""]);
+}
+
+#[test]
+fn command_of_the_wrong_shape() {
+    let err = error("[agent]\ncommand = \"claude -p --verbose\"\n");
+    assert_at(&err, 2, 11, Some("agent.command"));
+    assert_eq!(err.problem, "`agent.command` expects an array, found a string");
+    assert_eq!(err.fix, "write each part as its own string, e.g. `command = [\"claude\", \"-p\", \"--verbose\"]`");
+
+    let err = error("[agent]\ncommand = [\"claude\", 3]\n");
+    assert_at(&err, 2, 22, Some("agent.command"));
+    assert_eq!(err.problem, "`agent.command` expects an array of strings, found an integer in it");
+    assert_eq!(err.fix, "write each element as a string, e.g. `command = [\"claude\", \"-p\"]`");
+}
+
+#[test]
+fn prompt_via_is_stdin_or_arg() {
+    assert_eq!(parse("[agent]\nprompt_via = \"stdin\"\n").expect("valid").agent.prompt_via, PromptVia::Stdin);
+    assert_eq!(parse("[agent]\nprompt_via = \"arg\"\n").expect("valid").agent.prompt_via, PromptVia::Arg);
+
+    let err = error("[agent]\nprompt_via = \"args\"\n");
+    assert_at(&err, 2, 14, Some("agent.prompt_via"));
+    assert_eq!(err.problem, "`agent.prompt_via` = \"args\" is not one of \"stdin\", \"arg\"");
+    assert_eq!(
+        err.fix,
+        "use \"stdin\" (the prompt is written to the agent's standard input) or \"arg\" (it is appended to \
+         the command as its last argument, visible in ps)"
+    );
+    let err = error("[agents.review]\nprompt_via = \"Stdin\"\n");
+    assert_eq!(err.key.as_deref(), Some("agents.review.prompt_via"));
+    assert!(err.fix.starts_with("use \"stdin\""), "{err}");
+
+    let err = error("[agent]\nprompt_via = 1\n");
+    assert_eq!(err.problem, "`agent.prompt_via` expects a string, found an integer");
+    assert_eq!(err.fix, "put the value in double quotes, e.g. `prompt_via = \"stdin\"`");
+}
+
+#[test]
+fn env_names_must_be_variable_names() {
+    let err = error("[agent]\nenv = { GH_TOKEN = \"x\", \"GH-TOKEN\" = \"y\" }\n");
+    assert_at(&err, 2, 25, Some("agent.env.GH-TOKEN"));
+    assert_eq!(err.problem, "`agent.env.GH-TOKEN`: \"GH-TOKEN\" is not a valid environment variable name");
+    assert_eq!(err.fix, "use letters, digits and `_`, not starting with a digit, e.g. `GH_TOKEN`");
+
+    let err = error("[agents.x.env]\n1PASS = \"x\"\n");
+    assert_at(&err, 2, 1, Some("agents.x.env.1PASS"));
+    assert!(err.fix.ends_with("e.g. `_1PASS`"), "{err}");
+    let err = error("[agent.env]\n\"\" = \"x\"\n");
+    assert_eq!(err.key.as_deref(), Some("agent.env."));
+    assert!(err.problem.contains("\"\" is not a valid environment variable name"), "{err}");
+
+    let err = error("[agent.env]\nSTEWARD_TASK_ID = \"7\"\n");
+    assert_at(&err, 2, 1, Some("agent.env.STEWARD_TASK_ID"));
+    assert!(err.problem.contains("set by steward for every task"), "{err}");
+
+    let config = parse("[agent.env]\n_A1 = \"x\"\nlower_case = \"y\"\n").expect("valid");
+    assert_eq!(config.agent.env.keys().collect::<Vec<_>>(), ["_A1", "lower_case"]);
+}
+
+#[test]
+fn env_values_must_be_strings() {
+    let err = error("[agent]\nenv = { PORT = 8080 }\n");
+    assert_at(&err, 2, 16, Some("agent.env.PORT"));
+    assert_eq!(err.problem, "`agent.env.PORT` expects a string, found an integer");
+    assert_eq!(err.fix, "environment values are strings: put it in double quotes, e.g. `PORT = \"8080\"`");
+
+    let err = error("[agents.review.env]\nPATHS = [\"a\", \"b\"]\n");
+    assert_at(&err, 2, 9, Some("agents.review.env.PATHS"));
+    assert_eq!(err.problem, "`agents.review.env.PATHS` expects a string, found an array");
+
+    let err = error("[agent]\nenv = [\"A=1\"]\n");
+    assert_eq!(err.problem, "`agent.env` expects a table, found an array");
+    assert_eq!(err.fix, "write a table of names and strings, e.g. `env = { GH_TOKEN = \"${GH_TOKEN}\" }`");
+}
+
+#[test]
+fn env_references_are_checked_at_load() {
+    // The column is that of the `$` inside the string.
+    let err = error("[agent]\nenv = { TOKEN = \"Bearer ${GH_TOKEN\" }\n");
+    assert_at(&err, 2, 25, Some("agent.env.TOKEN"));
+    assert_eq!(err.problem, "`agent.env.TOKEN`: `${GH_TOKEN` is not closed");
+    assert_eq!(err.fix, "end the reference with `}`, e.g. `${GH_TOKEN}`; write `$$` for a literal `$`");
+    assert_eq!(
+        err.to_string(),
+        ".steward/steward.toml:2:25: `agent.env.TOKEN`: `${GH_TOKEN` is not closed\n  \
+         fix: end the reference with `}`, e.g. `${GH_TOKEN}`; write `$$` for a literal `$`"
+    );
+    // Literal strings have no escapes either; with escapes, the error points at the string.
+    let err = error("[agent.env]\nA = 'ab${'\n");
+    assert_at(&err, 2, 8, Some("agent.env.A"));
+    let err = error("[agent.env]\nA = \"\\t${\"\n");
+    assert_at(&err, 2, 5, Some("agent.env.A"));
+
+    let err = error("[agents.ci.env]\nA = \"${}\"\n");
+    assert_eq!(err.key.as_deref(), Some("agents.ci.env.A"));
+    assert_eq!(err.problem, "`agents.ci.env.A`: `${}` names no variable");
+    let err = error("[agent.env]\nA = \"${GH-TOKEN}\"\n");
+    assert_eq!(err.problem, "`agent.env.A`: `${GH-TOKEN}` does not name a variable: `GH-TOKEN` is not a valid name");
+    assert!(err.fix.contains("a default is written `${NAME:-default}`"), "{err}");
+
+    for fine in ["$HOME", "$$", "$${", "a$", "${A:-}", "${A:-x y}", "${A}${B}"] {
+        assert!(parse(&format!("[agent.env]\nA = {fine:?}\n")).is_ok(), "{fine}");
+    }
+}
+
+#[test]
+fn agent_names_are_checked() {
+    let err = error("[agent]\n[agents.default]\ncommand = [\"x\"]\n");
+    assert_at(&err, 2, 9, Some("agents.default"));
+    assert_eq!(
+        err.problem,
+        "`[agents.default]`: the agent name `default` is reserved (`--agent default` means [agent])"
+    );
+    assert_eq!(err.fix, "to change the default agent, put these keys in [agent]; otherwise pick another name");
+
+    let err = error("[agents.\"code review\"]\n");
+    assert_at(&err, 1, 9, Some("agents.code review"));
+    assert_eq!(err.problem, "`[agents.code review]`: \"code review\" is not a valid agent name");
+    assert_eq!(err.fix, "use only letters, digits, `-` and `_`, e.g. `[agents.code-review]`");
+    let err = error("[agents]\n\"\" = {}\n");
+    assert_eq!(err.fix, "use only letters, digits, `-` and `_`, e.g. `[agents.review]`");
+    assert!(error("[agents.\"a.b\"]\n").problem.contains("not a valid agent name"));
+
+    let config = parse("[agents.Review-2_b]\n[agents.9]\n").expect("valid names");
+    assert_eq!(config.agent_names(), ["default", "9", "Review-2_b"]);
+}
+
+#[test]
+fn unknown_keys_in_agent_sections() {
+    let err = error("[agents.review]\ncommand = [\"x\"]\npromt_via = \"arg\"\n");
+    assert_at(&err, 3, 1, Some("agents.review.promt_via"));
+    assert_eq!(err.problem, "unknown key `agents.review.promt_via`");
+    assert_eq!(err.fix, "did you mean `prompt_via`? [agents.review] accepts: command, prompt_via, env");
+
+    let err = error("[agents]\nci = { command = [\"x\"], timeout = 3 }\n");
+    assert_at(&err, 2, 25, Some("agents.ci.timeout"));
+    assert!(err.fix.ends_with("[agents.ci] accepts: command, prompt_via, env"), "{err}");
+
+    let err = error("[agent]\nmax_parallel_tasks = 2\n");
+    assert_eq!(err.problem, "unknown key `agent.max_parallel_tasks`");
+    assert_eq!(err.fix, "`max_parallel_tasks` belongs in [daemon]; [agent] accepts: command, prompt_via, env");
+
+    let err = error("[daemon]\nprompt_via = \"arg\"\n");
+    assert!(err.fix.starts_with("`prompt_via` belongs in [agent];"), "{err}");
+
+    // Keys of an agent written straight into [agents] read as agents of that name.
+    let err = error("[agents]\ncommand = [\"x\"]\n");
+    assert_at(&err, 2, 11, Some("agents.command"));
+    assert_eq!(err.problem, "`agents.command` expects a table, found an array");
+    assert_eq!(
+        err.fix,
+        "a named agent is a section: a `[agents.command]` line with command, prompt_via and env below it; \
+         the default agent's keys go in [agent]"
+    );
+    let err = error("agents = 3\n");
+    assert_eq!(err.problem, "`agents` expects a table, found an integer");
 }

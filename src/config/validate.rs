@@ -1,4 +1,6 @@
-//! What a well-typed configuration must also satisfy: integer ranges and a usable log filter.
+//! What a well-typed configuration must also satisfy: integer ranges, a usable log filter, and
+//! agents that can be started (a program to run, names the environment accepts, `${VAR}` references
+//! that can be read).
 //!
 //! Pure: it sees only the parsed [`Config`] and answers with the dotted key, the problem and the
 //! fix. Finding the line is the caller's business (see `diagnose`).
@@ -6,7 +8,8 @@
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 
-use super::Config;
+use super::interpolate;
+use super::{AgentConfig, Config, DEFAULT_AGENT};
 
 /// A value that parsed but is not acceptable.
 #[derive(Debug, PartialEq)]
@@ -14,6 +17,18 @@ pub(crate) struct Invalid {
     pub(crate) key: String,
     pub(crate) problem: String,
     pub(crate) fix: String,
+    pub(crate) place: Place,
+}
+
+/// Which part of the key's entry the problem is in, so the error points at it.
+#[derive(Debug, PartialEq, Clone, Copy)]
+pub(crate) enum Place {
+    /// The value as a whole.
+    Value,
+    /// The key itself: a name that is not allowed.
+    Key,
+    /// Byte offset into the string value, as parsed (after TOML escapes).
+    InString(usize),
 }
 
 /// An integer key with its inclusive bounds and how to read it from a [`Config`].
@@ -47,6 +62,12 @@ pub(crate) const INTEGER_KEYS: &[IntegerKey] = &[
         max: 1024 * 1024 * 1024,
         get: |config| config.daemon.max_message_bytes,
     },
+    IntegerKey {
+        key: "daemon.event_retention",
+        min: 100,
+        max: 10_000_000,
+        get: |config| config.daemon.event_retention,
+    },
     IntegerKey { key: "daemon.log.max_size_mb", min: 1, max: 10240, get: |config| config.daemon.log.max_size_mb },
     IntegerKey { key: "daemon.log.max_files", min: 1, max: 100, get: |config| u64::from(config.daemon.log.max_files) },
 ];
@@ -64,7 +85,13 @@ pub(crate) fn validate(config: &Config) -> Result<(), Invalid> {
             return Err(out_of_range(integer.key, &value.to_string()));
         }
     }
-    check_log_level("daemon.log.level", &config.daemon.log.level)
+    check_log_level("daemon.log.level", &config.daemon.log.level)?;
+    check_agent("agent", &config.agent)?;
+    for (name, agent) in &config.agents {
+        check_agent_name(name)?;
+        check_agent(&format!("agents.{name}"), agent)?;
+    }
+    Ok(())
 }
 
 /// `key` = `shown` (as written in the file) is outside the key's bounds. Also used for numbers
@@ -74,7 +101,7 @@ pub(crate) fn out_of_range(key: &str, shown: &str) -> Invalid {
         Some(integer) => format!("use a value from {} to {}", integer.min, integer.max),
         None => "use a whole number from 0 up".to_owned(),
     };
-    Invalid { key: key.to_owned(), problem: format!("`{key}` = {shown} is out of range"), fix }
+    Invalid { key: key.to_owned(), problem: format!("`{key}` = {shown} is out of range"), fix, place: Place::Value }
 }
 
 const LEVEL_FIX: &str = "use one of error, warn, info, debug, trace (or off), \
@@ -87,6 +114,7 @@ fn check_log_level(key: &str, level: &str) -> Result<(), Invalid> {
         key: key.to_owned(),
         problem: format!("`{key}` = {level:?} is not a valid log level: {why}"),
         fix: LEVEL_FIX.to_owned(),
+        place: Place::Value,
     };
     if level.trim().is_empty() {
         return Err(invalid("it is empty".to_owned()));
@@ -97,6 +125,94 @@ fn check_log_level(key: &str, level: &str) -> Result<(), Invalid> {
         }
     }
     EnvFilter::try_new(level).map_err(|err| invalid(err.to_string()))?;
+    Ok(())
+}
+
+const COMMAND_EXAMPLE: &str = "command = [\"claude\", \"-p\"]";
+
+/// `[agents.NAME]`: a name `--agent NAME` can carry, and not the one that means `[agent]`.
+fn check_agent_name(name: &str) -> Result<(), Invalid> {
+    let key = format!("agents.{name}");
+    if name == DEFAULT_AGENT {
+        return Err(Invalid {
+            problem: format!(
+                "`[{key}]`: the agent name `{DEFAULT_AGENT}` is reserved (`--agent default` means [agent])"
+            ),
+            fix: "to change the default agent, put these keys in [agent]; otherwise pick another name".to_owned(),
+            key,
+            place: Place::Key,
+        });
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if name.is_empty() || !name.chars().all(allowed) {
+        let example: String = name.chars().map(|c| if allowed(c) { c } else { '-' }).collect();
+        let example = if example.trim_matches('-').is_empty() { "review".to_owned() } else { example };
+        return Err(Invalid {
+            problem: format!("`[{key}]`: {name:?} is not a valid agent name"),
+            fix: format!("use only letters, digits, `-` and `_`, e.g. `[agents.{example}]`"),
+            key,
+            place: Place::Key,
+        });
+    }
+    Ok(())
+}
+
+/// One agent, at `prefix` (`agent` or `agents.NAME`).
+fn check_agent(prefix: &str, agent: &AgentConfig) -> Result<(), Invalid> {
+    let key = format!("{prefix}.command");
+    match agent.command.first() {
+        None => {
+            return Err(Invalid {
+                problem: format!("`{key}` is empty: it needs at least the program to run"),
+                fix: format!("list the program and its arguments, e.g. `{COMMAND_EXAMPLE}`"),
+                key,
+                place: Place::Value,
+            });
+        }
+        Some(program) if program.trim().is_empty() => {
+            return Err(Invalid {
+                problem: format!("`{key}` starts with an empty program name"),
+                fix: format!("make the first element the program to run, e.g. `{COMMAND_EXAMPLE}`"),
+                key,
+                place: Place::Value,
+            });
+        }
+        Some(_) => {}
+    }
+    for (name, value) in &agent.env {
+        let key = format!("{prefix}.env.{name}");
+        if !interpolate::is_var_name(name) {
+            let mut example: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+            if !interpolate::is_var_name(&example) {
+                example.insert(0, '_');
+            }
+            return Err(Invalid {
+                problem: format!("`{key}`: {name:?} is not a valid environment variable name"),
+                fix: format!("use letters, digits and `_`, not starting with a digit, e.g. `{example}`"),
+                key,
+                place: Place::Key,
+            });
+        }
+        if name.starts_with("STEWARD_") {
+            return Err(Invalid {
+                problem: format!("`{key}`: names starting with STEWARD_ are set by steward for every task"),
+                fix:
+                    "pick another name; the agent gets STEWARD_TASK_ID, STEWARD_PROJECT and STEWARD_PROMPT_FILE anyway"
+                        .to_owned(),
+                key,
+                place: Place::Key,
+            });
+        }
+        // The value itself is not repeated: it may hold a secret, and the error goes to logs.
+        if let Err(err) = interpolate::check(value) {
+            return Err(Invalid {
+                problem: format!("`{key}`: {}", err.problem),
+                fix: err.fix,
+                key,
+                place: Place::InString(err.offset),
+            });
+        }
+    }
     Ok(())
 }
 
@@ -127,6 +243,41 @@ mod tests {
         config.daemon.shutdown_grace_s = 0;
         config.daemon.max_message_bytes = 1024 * 1024 * 1024;
         assert_eq!(validate(&config), Ok(()));
+    }
+
+    #[test]
+    fn agents_are_checked_with_the_place_of_the_problem() {
+        let mut config = Config::default();
+        config.agent.command.clear();
+        let invalid = validate(&config).expect_err("empty command");
+        assert_eq!((invalid.key.as_str(), invalid.place), ("agent.command", Place::Value));
+
+        let mut config = Config::default();
+        config.agents.insert("ok".to_owned(), AgentConfig::default());
+        config.agents.insert(DEFAULT_AGENT.to_owned(), AgentConfig::default());
+        let invalid = validate(&config).expect_err("reserved name");
+        assert_eq!((invalid.key.as_str(), invalid.place), ("agents.default", Place::Key));
+
+        let mut config = Config::default();
+        config.agent.env.insert("A".to_owned(), "x${".to_owned());
+        let invalid = validate(&config).expect_err("unclosed reference");
+        assert_eq!((invalid.key.as_str(), invalid.place), ("agent.env.A", Place::InString(1)));
+
+        let mut config = Config::default();
+        config.agents.insert("x".to_owned(), AgentConfig::default());
+        config.agents.get_mut("x").expect("inserted").env.insert("A B".to_owned(), String::new());
+        let invalid = validate(&config).expect_err("bad variable name");
+        assert_eq!((invalid.key.as_str(), invalid.place), ("agents.x.env.A B", Place::Key));
+        assert_eq!(invalid.fix, "use letters, digits and `_`, not starting with a digit, e.g. `A_B`");
+    }
+
+    #[test]
+    fn event_retention_is_bounded() {
+        let mut config = Config::default();
+        for (value, ok) in [(99, false), (100, true), (10_000_000, true), (10_000_001, false)] {
+            config.daemon.event_retention = value;
+            assert_eq!(validate(&config).is_ok(), ok, "{value}");
+        }
     }
 
     #[test]
