@@ -21,7 +21,7 @@ use serde_json::Value;
 const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/protocol.md");
 
 /// Fewer replayed blocks than this means the document lost its examples, not that they passed.
-const MIN_BLOCKS: usize = 15;
+const MIN_BLOCKS: usize = 28;
 
 /// The wildcard of expected replies.
 const ANY: &str = "…";
@@ -155,9 +155,25 @@ impl Conversation {
     }
 }
 
+/// Starts the daemon with a `PATH` that holds no program at all, so the default agent (`claude`)
+/// is never found, even on a machine where it is installed: a task fails at once, always the same
+/// way, and no real agent runs during the test. The document says so.
+fn start_without_agents(project: &TestProject) -> Result<(), String> {
+    let mut command = project.command(&["daemon", "start", "--json"]);
+    command.env("PATH", project.path(".no-programs-here"));
+    let output = harness::run_with_deadline(command);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let started: Value = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    if started["started"] == true {
+        Ok(())
+    } else {
+        Err(format!("the daemon did not start: {stdout} {}", String::from_utf8_lossy(&output.stderr)))
+    }
+}
+
 fn replay(block: &Block) -> Result<(), String> {
     let project = TestProject::new();
-    project.start();
+    start_without_agents(&project)?;
     let client = project.client();
     client.stream().set_read_timeout(Some(REPLY_TIMEOUT)).map_err(|e| e.to_string())?;
     let mut conversation = Conversation { client, markers: 0 };

@@ -19,7 +19,7 @@ pub trait DaemonApi {
 
     /// The status snapshot (the same object as `state.json`).
     #[method(name = "daemon.status")]
-    fn status(&self) -> RpcResult<DaemonStatus>;
+    async fn status(&self) -> RpcResult<DaemonStatus>;
 
     /// Begins a graceful stop; running work gets `grace_s` (default `[daemon].shutdown_grace_s`).
     #[method(name = "daemon.stop", param_kind = map)]
@@ -42,8 +42,8 @@ impl DaemonApiServer for DaemonRpc {
         Ok(self.daemon.pong())
     }
 
-    fn status(&self) -> RpcResult<DaemonStatus> {
-        Ok(self.daemon.status())
+    async fn status(&self) -> RpcResult<DaemonStatus> {
+        Ok(self.daemon.status().await)
     }
 
     fn stop(&self, grace_s: Option<u64>) -> RpcResult<Stopping> {

@@ -11,7 +11,19 @@ use tokio::sync::broadcast::error::RecvError;
 use super::error::invalid_param;
 use super::types::Emitted;
 use crate::daemon::Daemon;
-use crate::events::{Event, TopicFilter, validate_user_topic};
+use crate::events::{Event, TopicFilter, sql, validate_topic_text, validate_user_topic};
+
+/// Default number of events `event.list` returns.
+pub const DEFAULT_LIST: usize = 100;
+/// Most events one `event.list` returns.
+pub const MAX_LIST: usize = 1000;
+
+/// `event.list`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EventList {
+    /// Oldest first.
+    pub events: Vec<Event>,
+}
 
 /// How long a subscriber may keep its buffer full before it is dropped as lagging.
 const SEND_PATIENCE: Duration = Duration::from_secs(2);
@@ -22,6 +34,10 @@ pub trait EventApi {
     /// Records an event with a topic of the caller's choosing (not a reserved prefix).
     #[method(name = "event.emit", param_kind = map)]
     fn emit(&self, topic: String, data: Option<Value>) -> RpcResult<Emitted>;
+
+    /// Stored events after `since_seq`, oldest first, optionally of topics matching a pattern.
+    #[method(name = "event.list", param_kind = map)]
+    async fn list(&self, since_seq: Option<u64>, topic: Option<String>, limit: Option<usize>) -> RpcResult<EventList>;
 
     /// Streams events as notifications named `event`, one event each. With `since_seq`, first
     /// replays the events after it that are still kept; `topics` filters by exact name or glob.
@@ -43,6 +59,36 @@ impl EventApiServer for EventRpc {
         Ok(Emitted { seq: event.seq })
     }
 
+    async fn list(&self, since_seq: Option<u64>, topic: Option<String>, limit: Option<usize>) -> RpcResult<EventList> {
+        let limit = limit.unwrap_or(DEFAULT_LIST);
+        if limit == 0 || limit > MAX_LIST {
+            return Err(invalid_param("limit", format!("{limit} is out of range; use 1 to {MAX_LIST}")));
+        }
+        if let Some(pattern) = &topic {
+            validate_topic_text(pattern).map_err(|problem| invalid_param("topic", problem))?;
+        }
+        let since = since_seq.unwrap_or(0);
+        let filter = TopicFilter::new(topic.iter().cloned().collect()).map_err(|p| invalid_param("topic", p))?;
+        let pattern = topic.clone();
+        let mut events = self
+            .daemon
+            .store()
+            .read(move |conn| sql::range(conn, since, u64::MAX, pattern.as_deref(), limit))
+            .await
+            .map_err(|e| crate::api::task::queue_error(e.into()))?;
+        // Events just emitted may not be stored yet: the in-memory window has them.
+        let stored_up_to = events.last().map_or(since, |e| e.seq);
+        for event in self.daemon.events().recent_after(stored_up_to) {
+            if events.len() >= limit {
+                break;
+            }
+            if filter.matches(&event.topic) && events.last().is_none_or(|last| last.seq < event.seq) {
+                events.push((*event).clone());
+            }
+        }
+        Ok(EventList { events })
+    }
+
     async fn subscribe_events(
         &self,
         pending: PendingSubscriptionSink,
@@ -57,9 +103,21 @@ impl EventApiServer for EventRpc {
             }
         };
         let subscription = self.daemon.events().subscribe(since_seq);
+        // What is older than the in-memory window comes from the store.
+        let older = match since_seq {
+            Some(since) if since + 1 < subscription.window_start => {
+                let before = subscription.window_start;
+                self.daemon
+                    .store()
+                    .read(move |conn| sql::range(conn, since, before, None, usize::MAX))
+                    .await
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
         let sink = pending.accept().await?;
         let mut delivered = since_seq.unwrap_or_else(|| self.daemon.events().last_seq());
-        for event in subscription.backlog {
+        for event in older.into_iter().map(std::sync::Arc::new).chain(subscription.backlog) {
             if filter.matches(&event.topic) {
                 deliver(&sink, &event, delivered).await?;
             }

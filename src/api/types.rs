@@ -56,6 +56,20 @@ pub struct DaemonStatus {
     pub connections: ConnectionStatus,
     /// The event bus.
     pub events: EventStatus,
+    /// The task queue.
+    pub tasks: TaskStatus,
+}
+
+/// Part of [`DaemonStatus`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskStatus {
+    /// Tasks per state (absent when the store could not be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<crate::queue::Stats>,
+    /// Tasks that may run at once.
+    pub max_parallel: u32,
+    /// The tasks running now.
+    pub running: Vec<crate::supervisor::RunningTask>,
 }
 
 /// Part of [`DaemonStatus`].

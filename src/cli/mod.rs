@@ -8,6 +8,7 @@ mod config;
 mod daemon;
 mod init;
 mod target;
+mod task;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,11 +52,17 @@ pub enum Command {
     Daemon(daemon::DaemonCommand),
     /// Show the daemon's status (same as `daemon status`).
     Status,
+    /// Submit, list, inspect and cancel tasks.
+    #[command(subcommand)]
+    Task(task::TaskCommand),
     /// Check or show the configuration.
     #[command(subcommand)]
     Config(config::ConfigCommand),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
+    /// Internal: the daemon runs one per task to supervise its agent process.
+    #[command(name = "__task-shim", hide = true)]
+    TaskShim(crate::supervisor::process::TaskShimArgs),
 }
 
 /// Why a command failed, which decides the exit code.
@@ -98,8 +105,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Init(args) => init::run(&global, args),
         Command::Daemon(command) => daemon::run(&global, command),
         Command::Status => daemon::status(&global),
+        Command::Task(command) => task::run(&global, command),
         Command::Config(command) => config::run(&global, command),
         Command::Completions(args) => completions::run(args),
+        Command::TaskShim(args) => Ok(crate::supervisor::process::run_shim(args)),
     };
     match outcome {
         Ok(code) => code,
@@ -114,6 +123,16 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// How long ago an RFC 3339 time was, briefly (`5s`, `3m`, `2h`, `4d`).
+pub(crate) fn task_age(since: &str) -> String {
+    task::age(since)
+}
+
+/// The first line of a prompt, cut to `width` characters.
+pub(crate) fn task_excerpt(prompt: &str, width: usize) -> String {
+    task::excerpt(prompt, width)
+}
+
 /// Runs a future on a small single-threaded runtime: the client needs nothing more.
 fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -125,9 +144,20 @@ fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, Failure> {
 
 /// Prints a value as one line of JSON.
 fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Failure> {
-    let text = serde_json::to_string(value)?;
-    println!("{text}");
-    Ok(())
+    let mut text = serde_json::to_string(value)?;
+    text.push('\n');
+    write_stdout(&text)
+}
+
+/// Writes to stdout; a reader that went away (`| head`) ends the command quietly.
+fn write_stdout(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::Silent(0)),
+        Err(e) => Err(Failure::Error(format!("writing the output: {e}"))),
+    }
 }
 
 /// Turns an RPC failure into a message a person can act on.

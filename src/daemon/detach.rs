@@ -26,6 +26,8 @@ pub enum Report {
         pid: u32,
         /// The socket it listens on.
         socket: String,
+        /// What the user should know (e.g. an unreadable store was moved aside).
+        warnings: Vec<String>,
     },
     /// Another daemon already serves the project.
     AlreadyRunning {
@@ -39,7 +41,14 @@ pub enum Report {
 impl Report {
     fn encode(&self) -> String {
         match self {
-            Report::Ready { pid, socket } => format!("ready {pid} {socket}"),
+            Report::Ready { pid, socket, warnings } => {
+                let mut text = format!("ready {pid} {socket}");
+                for warning in warnings {
+                    text.push_str("\nwarning ");
+                    text.push_str(&warning.replace('\n', " "));
+                }
+                text
+            }
             Report::AlreadyRunning { pid: Some(pid) } => format!("running {pid}"),
             Report::AlreadyRunning { pid: None } => "running".to_owned(),
             Report::Failed(message) => format!("failed {message}"),
@@ -51,9 +60,12 @@ impl Report {
         let (word, rest) = text.split_once(' ').unwrap_or((text, ""));
         match word {
             "ready" => {
-                let (pid, socket) = rest.split_once(' ').unwrap_or((rest, ""));
+                let mut lines = rest.split('\n');
+                let first = lines.next().unwrap_or_default();
+                let warnings = lines.filter_map(|l| l.strip_prefix("warning ")).map(str::to_owned).collect();
+                let (pid, socket) = first.split_once(' ').unwrap_or((first, ""));
                 match pid.parse() {
-                    Ok(pid) => Report::Ready { pid, socket: socket.to_owned() },
+                    Ok(pid) => Report::Ready { pid, socket: socket.to_owned(), warnings },
                     Err(_) => Report::Failed(format!("unreadable readiness report: {text:?}")),
                 }
             }
@@ -136,7 +148,8 @@ mod tests {
     #[test]
     fn reports_round_trip() {
         for report in [
-            Report::Ready { pid: 12, socket: "/a b/.steward/daemon/daemon.sock".into() },
+            Report::Ready { pid: 12, socket: "/a b/.steward/daemon/daemon.sock".into(), warnings: vec![] },
+            Report::Ready { pid: 12, socket: "/s".into(), warnings: vec!["one".into(), "two words".into()] },
             Report::AlreadyRunning { pid: Some(7) },
             Report::AlreadyRunning { pid: None },
             Report::Failed("line one\nline two".into()),

@@ -13,18 +13,23 @@ use super::Daemon;
 use crate::atomic_file::write_atomic;
 
 /// Writes the heartbeat and the status snapshot now.
-pub fn write_now(daemon: &Daemon) -> io::Result<()> {
-    let project = daemon.project();
+pub async fn write_now(daemon: &Daemon) -> io::Result<()> {
     let heartbeat = serde_json::to_vec(&daemon.heartbeat()).map_err(io::Error::other)?;
-    write_atomic(&project.heartbeat_file(), &heartbeat, 0o644)?;
-    write_state(daemon)
+    let path = daemon.project().heartbeat_file();
+    blocking(move || write_atomic(&path, &heartbeat, 0o644)).await?;
+    write_state(daemon).await
 }
 
 /// Writes `state.json` now.
-pub fn write_state(daemon: &Daemon) -> io::Result<()> {
-    let mut state = serde_json::to_vec_pretty(&daemon.status()).map_err(io::Error::other)?;
+pub async fn write_state(daemon: &Daemon) -> io::Result<()> {
+    let mut state = serde_json::to_vec_pretty(&daemon.status().await).map_err(io::Error::other)?;
     state.push(b'\n');
-    write_atomic(&daemon.project().state_file(), &state, 0o644)
+    let path = daemon.project().state_file();
+    blocking(move || write_atomic(&path, &state, 0o644)).await
+}
+
+async fn blocking(write: impl FnOnce() -> io::Result<()> + Send + 'static) -> io::Result<()> {
+    tokio::task::spawn_blocking(write).await.map_err(io::Error::other)?
 }
 
 /// Rewrites both files every period until `stop`.
@@ -36,11 +41,9 @@ pub async fn run(daemon: Daemon, stop: CancellationToken) {
             _ = daemon.reload_done() => {}
             _ = tokio::time::sleep(period) => {}
         }
-        let writer = daemon.clone();
-        match tokio::task::spawn_blocking(move || write_now(&writer)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::warn!(error = %err, "could not write the heartbeat"),
-            Err(err) => tracing::warn!(error = %err, "heartbeat writer failed"),
+        if let Err(err) = write_now(&daemon).await {
+            tracing::warn!(error = %err, "could not write the heartbeat");
         }
+        super::memory::trim();
     }
 }

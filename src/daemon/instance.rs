@@ -1,8 +1,9 @@
 //! The running daemon as one cheap, clonable handle shared by the API and the components.
 //!
-//! It holds what every part needs to see: the project, the configuration in force, the event
-//! bus, the server handle, and the stop signal. Decisions that can be pure are (which keys need
-//! a restart after a reload); the rest is small, lock-short state.
+//! It holds what every part needs to see: the project, the configuration in force, the store,
+//! the event bus, the queue and the supervisor, the server handle, and the stop signal.
+//! Decisions that can be pure are (which keys need a restart after a reload); the rest is small,
+//! lock-short state.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -17,16 +18,32 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::types::{
     ConfigStatus, ConnectionStatus, DaemonStatus, EventStatus, Heartbeat, LogStatus, Pong, Reloaded, RunState,
+    TaskStatus,
 };
 use crate::config::Config;
 use crate::events::{EventBus, format_time};
+use crate::live_config::LiveConfig;
 use crate::logging::{LogHandle, LogSettings};
 use crate::paths::Project;
+use crate::queue::Queue;
+use crate::store::Store;
+use crate::supervisor::Supervisor;
 
 use super::notify;
 
-/// Events kept in memory for `event.subscribe {since_seq}`.
-const EVENT_WINDOW: usize = 1024;
+/// The daemon's components, built before the handle.
+pub struct Components {
+    /// The configuration in force.
+    pub config: LiveConfig,
+    /// The store.
+    pub store: Store,
+    /// The event bus.
+    pub events: Arc<EventBus>,
+    /// The task queue.
+    pub queue: Queue,
+    /// Runs the tasks.
+    pub supervisor: Supervisor,
+}
 
 /// A handle to the running daemon.
 #[derive(Clone)]
@@ -41,22 +58,25 @@ struct Inner {
     started_at: DateTime<Utc>,
     started: Instant,
     state: AtomicU8,
-    config: RwLock<Loaded>,
+    config: LiveConfig,
+    loading: RwLock<Loading>,
     /// What the daemon started with: settings fixed at start are compared against it.
     started_config: Arc<Config>,
     reload_lock: tokio::sync::Mutex<()>,
     reloaded: Notify,
-    events: EventBus,
+    store: Store,
+    events: Arc<EventBus>,
+    queue: Queue,
+    supervisor: Supervisor,
     server: OnceLock<ServerHandle>,
     log: Option<LogHandle>,
     stop: CancellationToken,
     stop_grace_s: Mutex<Option<u64>>,
 }
 
-/// The configuration in force and what is known about its loading.
+/// What is known about how the configuration in force was loaded.
 #[derive(Clone)]
-struct Loaded {
-    config: Arc<Config>,
+struct Loading {
     exists: bool,
     loaded_at: DateTime<Utc>,
     reload_error: Option<String>,
@@ -64,10 +84,11 @@ struct Loaded {
 
 impl Daemon {
     /// A handle for a daemon about to serve `project` on `socket`.
-    pub fn new(project: Project, socket: PathBuf, config: Config, log: Option<LogHandle>) -> Self {
+    pub fn new(project: Project, socket: PathBuf, components: Components, log: Option<LogHandle>) -> Self {
         let exists = project.config_file().exists();
         let now = Utc::now();
-        let config = Arc::new(config);
+        let Components { config, store, events, queue, supervisor } = components;
+        let started_config = config.get();
         Self {
             inner: Arc::new(Inner {
                 project,
@@ -76,11 +97,15 @@ impl Daemon {
                 started_at: now,
                 started: Instant::now(),
                 state: AtomicU8::new(RunState::Running as u8),
-                config: RwLock::new(Loaded { config: config.clone(), exists, loaded_at: now, reload_error: None }),
-                started_config: config,
+                config,
+                loading: RwLock::new(Loading { exists, loaded_at: now, reload_error: None }),
+                started_config,
                 reload_lock: tokio::sync::Mutex::new(()),
                 reloaded: Notify::new(),
-                events: EventBus::new(EVENT_WINDOW),
+                store,
+                events,
+                queue,
+                supervisor,
                 server: OnceLock::new(),
                 log,
                 stop: CancellationToken::new(),
@@ -104,13 +129,28 @@ impl Daemon {
         &self.inner.events
     }
 
-    /// The configuration in force.
-    pub fn config(&self) -> Arc<Config> {
-        self.loaded().config
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
     }
 
-    fn loaded(&self) -> Loaded {
-        self.inner.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+    /// The task queue.
+    pub fn queue(&self) -> &Queue {
+        &self.inner.queue
+    }
+
+    /// The supervisor.
+    pub fn supervisor(&self) -> &Supervisor {
+        &self.inner.supervisor
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.inner.config.get()
+    }
+
+    fn loading(&self) -> Loading {
+        self.inner.loading.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn uptime_s(&self) -> u64 {
@@ -142,11 +182,19 @@ impl Daemon {
     }
 
     /// `daemon.status` and `state.json`.
-    pub fn status(&self) -> DaemonStatus {
-        let loaded = self.loaded();
+    pub async fn status(&self) -> DaemonStatus {
+        let loading = self.loading();
+        let config = self.config();
         let (open, max) = match self.inner.server.get() {
             Some(server) => (server.connections(), server.max_connections()),
             None => (0, 0),
+        };
+        let counts = match self.inner.queue.stats().await {
+            Ok(stats) => Some(stats),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not count tasks for the status");
+                None
+            }
         };
         DaemonStatus {
             state: self.run_state(),
@@ -159,16 +207,21 @@ impl Daemon {
             uptime_s: self.uptime_s(),
             config: ConfigStatus {
                 path: self.inner.project.config_file(),
-                exists: loaded.exists,
-                loaded_at: format_time(&loaded.loaded_at),
-                reload_error: loaded.reload_error,
-                heartbeat_interval_s: loaded.config.daemon.heartbeat_interval_s,
+                exists: loading.exists,
+                loaded_at: format_time(&loading.loaded_at),
+                reload_error: loading.reload_error,
+                heartbeat_interval_s: config.daemon.heartbeat_interval_s,
             },
-            log: LogStatus { path: self.inner.project.log_file(), level: loaded.config.daemon.log.level.clone() },
+            log: LogStatus { path: self.inner.project.log_file(), level: config.daemon.log.level.clone() },
             connections: ConnectionStatus { open, max },
             events: EventStatus {
                 last_seq: self.inner.events.last_seq(),
                 subscribers: self.inner.events.subscribers(),
+            },
+            tasks: TaskStatus {
+                counts,
+                max_parallel: config.daemon.max_parallel_tasks,
+                running: self.inner.supervisor.running(),
             },
         }
     }
@@ -181,6 +234,7 @@ impl Daemon {
         }
         *self.inner.stop_grace_s.lock().unwrap_or_else(|p| p.into_inner()) = grace_s;
         tracing::info!(reason, ?grace_s, "stop requested");
+        self.inner.supervisor.begin_stop();
         self.inner.stop.cancel();
         true
     }
@@ -227,17 +281,21 @@ impl Daemon {
             return self.refuse(err.to_string());
         }
         let restart_required = restart_required(&self.inner.started_config, &config);
-        *self.inner.config.write().unwrap_or_else(|p| p.into_inner()) =
-            Loaded { config: Arc::new(config), exists, loaded_at: Utc::now(), reload_error: None };
+        self.inner.events.set_retention(config.daemon.event_retention);
+        self.inner.config.replace(config);
+        *self.inner.loading.write().unwrap_or_else(|p| p.into_inner()) =
+            Loading { exists, loaded_at: Utc::now(), reload_error: None };
         tracing::info!(?restart_required, "configuration reloaded");
         self.inner.events.emit("daemon:reloaded", json!({ "restart_required": restart_required }));
+        // More slots may be free now.
+        self.inner.supervisor.wake();
         self.inner.reloaded.notify_waiters();
         Reloaded { reloaded: true, error: None, restart_required }
     }
 
     fn refuse(&self, error: String) -> Reloaded {
         tracing::warn!(%error, "configuration reload refused; the previous configuration stays in force");
-        self.inner.config.write().unwrap_or_else(|p| p.into_inner()).reload_error = Some(error.clone());
+        self.inner.loading.write().unwrap_or_else(|p| p.into_inner()).reload_error = Some(error.clone());
         self.inner.events.emit("daemon:reload_failed", json!({ "error": error }));
         self.inner.reloaded.notify_waiters();
         Reloaded { reloaded: false, error: Some(error), restart_required: Vec::new() }
@@ -275,6 +333,7 @@ mod tests {
         new.daemon.heartbeat_interval_s = 5;
         new.daemon.log.level = "debug".into();
         new.daemon.shutdown_grace_s = 1;
+        new.daemon.max_parallel_tasks = 9;
         assert!(restart_required(&old, &new).is_empty());
         new.daemon.max_message_bytes = 1024;
         assert_eq!(restart_required(&old, &new), vec!["daemon.max_message_bytes"]);

@@ -5,9 +5,10 @@ pub mod detach;
 mod heartbeat;
 mod instance;
 pub mod lock;
+mod memory;
 pub mod notify;
 pub mod pidfile;
 mod run;
 
-pub use instance::{Daemon, log_settings, restart_required};
+pub use instance::{Components, Daemon, log_settings, restart_required};
 pub use run::{Launch, Reporter, serve};

@@ -8,6 +8,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
@@ -16,12 +17,19 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 use super::detach::{ReadinessPipe, Report};
+use super::instance::Components;
 use super::lock::{self, Acquired};
-use super::{Daemon, heartbeat, log_settings, notify, pidfile};
+use super::{Daemon, heartbeat, log_settings, memory, notify, pidfile};
 use crate::api;
 use crate::api::types::RunState;
 use crate::config::Config;
+use crate::events::EventBus;
+use crate::live_config::LiveConfig;
+use crate::logging::LogHandle;
 use crate::paths::Project;
+use crate::queue::Queue;
+use crate::store::{Opened, Store};
+use crate::supervisor::Supervisor;
 
 /// How long a second daemon waits for the lock while it may only be a client's brief probe.
 const LOCK_PATIENCE: Duration = Duration::from_secs(2);
@@ -57,7 +65,10 @@ impl Reporter {
             Reporter::Foreground => {
                 // Output may be closed under a service manager; that must not stop the daemon.
                 let _ = match &report {
-                    Report::Ready { pid, socket } => {
+                    Report::Ready { pid, socket, warnings } => {
+                        for warning in warnings {
+                            let _ = writeln!(std::io::stderr(), "warning: {warning}");
+                        }
                         writeln!(std::io::stdout(), "started (pid {pid}, socket {socket})")
                     }
                     Report::AlreadyRunning { pid: Some(pid) } => {
@@ -106,6 +117,7 @@ pub fn serve(launch: Launch, reporter: Reporter) -> ExitCode {
         }
     };
     crate::logging::log_panics();
+    memory::limit_arenas();
     let runtime =
         match tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("steward").enable_all().build()
         {
@@ -115,17 +127,48 @@ pub fn serve(launch: Launch, reporter: Reporter) -> ExitCode {
                 return reporter.send(Report::Failed(format!("cannot start the async runtime: {err}")));
             }
         };
-    let daemon = Daemon::new(project, socket, config, Some(log));
-    let code = runtime.block_on(run(daemon, reporter));
+    let code = runtime.block_on(run(project, socket, config, log, reporter));
     runtime.shutdown_timeout(Duration::from_secs(2));
     pidfile::remove_if_ours(&pid_file, pid);
     drop(lock);
     code
 }
 
-async fn run(daemon: Daemon, reporter: Reporter) -> ExitCode {
-    let status = daemon.status();
-    let socket = status.socket.clone();
+/// Events kept in memory for `event.subscribe {since_seq}`; older ones come from the store.
+const EVENT_WINDOW: usize = 1024;
+/// A commit group this large counts as a burst after which memory is given back.
+const BURST_JOBS: usize = 256;
+
+/// Opens the store and builds the components around it.
+fn assemble(
+    project: Project,
+    socket: PathBuf,
+    config: Config,
+    log: LogHandle,
+) -> Result<(Daemon, Vec<String>), String> {
+    let Opened { store, warnings } = Store::open(&project.db_file()).map_err(|e| e.to_string())?;
+    // A large group of writes means a burst of requests and replies just went through.
+    let trimmer = memory::Trimmer::default();
+    let after_burst = trimmer.clone();
+    store.writer().observe_commits(move |jobs| {
+        if jobs >= BURST_JOBS {
+            after_burst.after_burst();
+        }
+    });
+    tokio::spawn(trimmer.run());
+    let last_seq = store.read_now(crate::events::sql::last_seq).map_err(|e| e.to_string())?;
+    let events =
+        Arc::new(EventBus::persistent(EVENT_WINDOW, store.writer().clone(), last_seq, config.daemon.event_retention));
+    let config = LiveConfig::new(config);
+    let shim =
+        crate::supervisor::process::shim_executable().map_err(|e| format!("cannot find this executable: {e}"))?;
+    let supervisor = Supervisor::new(store.clone(), events.clone(), project.clone(), config.clone(), shim);
+    let queue = Queue::new(store.clone(), events.clone(), supervisor.clone(), project.clone());
+    let components = Components { config, store, events, queue, supervisor };
+    Ok((Daemon::new(project, socket, components, Some(log)), warnings))
+}
+
+async fn run(project: Project, socket: PathBuf, config: Config, log: LogHandle, reporter: Reporter) -> ExitCode {
     // Handlers are installed before anyone can learn we are ready, so an early SIGTERM stops
     // us cleanly instead of killing us.
     let signals = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()));
@@ -135,6 +178,14 @@ async fn run(daemon: Daemon, reporter: Reporter) -> ExitCode {
             return reporter.send(Report::Failed(format!("cannot install signal handlers: {e}")));
         }
     };
+    let (daemon, warnings) = match assemble(project, socket.clone(), config, log) {
+        Ok(assembled) => assembled,
+        Err(message) => return reporter.send(Report::Failed(message)),
+    };
+    // Tasks a previous daemon left are settled before anyone can ask about them.
+    if let Err(err) = daemon.supervisor().recover().await {
+        return reporter.send(Report::Failed(format!("cannot recover the tasks of the previous run: {err}")));
+    }
     let settings = steward_ipc::Settings {
         max_message_bytes: usize::try_from(daemon.config().daemon.max_message_bytes).unwrap_or(usize::MAX),
         ..steward_ipc::Settings::default()
@@ -144,14 +195,21 @@ async fn run(daemon: Daemon, reporter: Reporter) -> ExitCode {
         Err(err) => return reporter.send(Report::Failed(format!("cannot listen: {err}"))),
     };
     daemon.attach_server(server.clone());
-    daemon.events().emit("daemon:started", json!({ "pid": status.pid, "socket": socket, "version": status.version }));
-    if let Err(err) = heartbeat::write_now(&daemon) {
+    let pid = std::process::id();
+    daemon.events().emit(
+        "daemon:started",
+        json!({ "pid": pid, "socket": socket, "version": env!("CARGO_PKG_VERSION"), "warnings": warnings }),
+    );
+    if let Err(err) = heartbeat::write_now(&daemon).await {
         tracing::warn!(error = %err, "could not write the heartbeat and state.json");
     }
-    tracing::info!(pid = status.pid, socket = %socket.display(), project = %status.project.display(), "ready");
+    tracing::info!(pid, socket = %socket.display(), project = %daemon.project().root().display(), "ready");
     let _ = notify::ready();
     let _ = notify::status("serving");
-    reporter.send(Report::Ready { pid: status.pid, socket: socket.display().to_string() });
+    reporter.send(Report::Ready { pid, socket: socket.display().to_string(), warnings });
+    tokio::spawn(daemon.supervisor().clone().run());
+    // Opening and checking the store allocated more than serving needs.
+    memory::trim();
 
     let heartbeat_stop = CancellationToken::new();
     tokio::spawn(heartbeat::run(daemon.clone(), heartbeat_stop.clone()));
@@ -171,13 +229,16 @@ async fn run(daemon: Daemon, reporter: Reporter) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Stops in order: say so, let work finish, close connections, leave an accurate state behind.
+/// Stops in order: take no new work, say so, give running tasks their grace and interrupt
+/// them, close connections, and leave an accurate state behind.
 async fn stop(daemon: &Daemon, server: &ServerHandle, heartbeat_stop: CancellationToken) {
     let grace_s = daemon.stop_grace_s();
+    daemon.queue().stop_accepting();
     daemon.set_run_state(RunState::Stopping);
     let _ = notify::stopping();
     daemon.events().emit("daemon:stopping", json!({ "grace_s": grace_s }));
-    write_state(daemon);
+    write_state(daemon).await;
+    daemon.supervisor().shutdown(Duration::from_secs(grace_s)).await;
     server.stop();
     if tokio::time::timeout(SERVER_DRAIN, server.stopped()).await.is_err() {
         tracing::warn!("connections did not finish in time; closing them");
@@ -186,12 +247,17 @@ async fn stop(daemon: &Daemon, server: &ServerHandle, heartbeat_stop: Cancellati
     }
     heartbeat_stop.cancel();
     daemon.set_run_state(RunState::Stopped);
-    write_state(daemon);
+    write_state(daemon).await;
+    // The writer commits in order before it closes: every event before this is stored too.
+    let store = daemon.store().clone();
+    if tokio::task::spawn_blocking(move || store.close()).await.is_err() {
+        tracing::warn!("the store did not close cleanly; its log is replayed at the next start");
+    }
     tracing::info!("stopped");
 }
 
-fn write_state(daemon: &Daemon) {
-    if let Err(err) = heartbeat::write_state(daemon) {
+async fn write_state(daemon: &Daemon) {
+    if let Err(err) = heartbeat::write_state(daemon).await {
         tracing::warn!(error = %err, "could not write state.json");
     }
 }

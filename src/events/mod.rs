@@ -1,10 +1,15 @@
 //! The event bus: every notable thing the daemon does, in order, with a sequence number.
 //!
-//! Events go to live subscribers through a broadcast channel and into a bounded replay window,
-//! so that a subscriber can ask for what it missed (`since_seq`) and get a gap-free stream:
-//! the backlog and the live feed are taken under the same lock that numbers new events.
+//! Events go to live subscribers through a broadcast channel, into a bounded in-memory window,
+//! and (for the daemon) into the store, which keeps the newest `[daemon].event_retention`. A
+//! subscriber that asks for what it missed (`since_seq`) gets a gap-free stream: the window and
+//! the live feed are taken under the same lock that numbers new events, and anything older than
+//! the window is read from the store.
+
+pub mod sql;
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -115,8 +120,9 @@ pub struct Subscription {
     pub backlog: Vec<Arc<Event>>,
     /// Events emitted from now on.
     pub live: broadcast::Receiver<Arc<Event>>,
-    /// The oldest sequence number still in the window (what a replay can reach back to).
-    pub oldest_seq: Option<u64>,
+    /// The oldest sequence number in the window (the next one to be emitted when it is empty):
+    /// anything before it must come from the store.
+    pub window_start: u64,
 }
 
 struct Window {
@@ -129,13 +135,42 @@ pub struct EventBus {
     window: Mutex<Window>,
     capacity: usize,
     live: broadcast::Sender<Arc<Event>>,
+    persist: Option<Persist>,
 }
 
+/// Where events are kept beyond the window.
+struct Persist {
+    writer: crate::store::Writer,
+    retention: AtomicU64,
+}
+
+/// How many events go by between two prunes of the store.
+const PRUNE_EVERY: u64 = 500;
+
 impl EventBus {
-    /// A bus that keeps the last `capacity` events for replay.
+    /// A bus that keeps the last `capacity` events in memory only.
     pub fn new(capacity: usize) -> Self {
         let (live, _) = broadcast::channel(capacity.max(16));
-        Self { window: Mutex::new(Window { next_seq: 1, recent: VecDeque::new() }), capacity, live }
+        Self { window: Mutex::new(Window { next_seq: 1, recent: VecDeque::new() }), capacity, live, persist: None }
+    }
+
+    /// A bus that also stores every event through `writer`, numbering on from `last_seq` (the
+    /// newest stored), and keeps the newest `retention` in the store.
+    pub fn persistent(capacity: usize, writer: crate::store::Writer, last_seq: u64, retention: u64) -> Self {
+        let (live, _) = broadcast::channel(capacity.max(16));
+        Self {
+            window: Mutex::new(Window { next_seq: last_seq + 1, recent: VecDeque::new() }),
+            capacity,
+            live,
+            persist: Some(Persist { writer, retention: AtomicU64::new(retention) }),
+        }
+    }
+
+    /// Changes how many events the store keeps (from the next prune on).
+    pub fn set_retention(&self, retention: u64) {
+        if let Some(persist) = &self.persist {
+            persist.retention.store(retention, Ordering::Relaxed);
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Window> {
@@ -152,6 +187,15 @@ impl EventBus {
             window.recent.pop_front();
         }
         window.recent.push_back(event.clone());
+        if let Some(persist) = &self.persist {
+            // Handed over under the lock, so the store receives events in sequence order.
+            let stored = event.clone();
+            persist.writer.write_and_forget("event", move |conn| sql::insert(conn, &stored));
+            if event.seq.is_multiple_of(PRUNE_EVERY) {
+                let keep = persist.retention.load(Ordering::Relaxed);
+                persist.writer.write_and_forget("event retention", move |conn| sql::prune(conn, keep).map(drop));
+            }
+        }
         // No receivers is fine: nobody is listening right now.
         let _ = self.live.send(event.clone());
         tracing::debug!(seq = event.seq, topic = %event.topic, "event");
@@ -165,7 +209,13 @@ impl EventBus {
             Some(since) => window.recent.iter().filter(|e| e.seq > since).cloned().collect(),
             None => Vec::new(),
         };
-        Subscription { backlog, live: self.live.subscribe(), oldest_seq: window.recent.front().map(|e| e.seq) }
+        let window_start = window.recent.front().map_or(window.next_seq, |e| e.seq);
+        Subscription { backlog, live: self.live.subscribe(), window_start }
+    }
+
+    /// The events in the window with `seq > after`, oldest first.
+    pub fn recent_after(&self, after: u64) -> Vec<Arc<Event>> {
+        self.lock().recent.iter().filter(|e| e.seq > after).cloned().collect()
     }
 
     /// The sequence number of the latest event, 0 before the first.
@@ -266,7 +316,8 @@ mod tests {
         }
         let sub = bus.subscribe(Some(0));
         assert_eq!(sub.backlog.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4, 5]);
-        assert_eq!(sub.oldest_seq, Some(3));
+        assert_eq!(sub.window_start, 3);
+        assert_eq!(EventBus::new(3).subscribe(None).window_start, 1);
         assert_eq!(bus.subscribe(Some(4)).backlog.len(), 1);
         assert!(bus.subscribe(None).backlog.is_empty());
     }

@@ -48,9 +48,12 @@ pub fn run(global: &GlobalArgs, args: StartArgs) -> Outcome {
 
 fn report_to_user(global: &GlobalArgs, log_file: &std::path::Path, report: Report) -> Outcome {
     match report {
-        Report::Ready { pid, socket } => {
+        Report::Ready { pid, socket, warnings } => {
+            for warning in &warnings {
+                eprintln!("warning: {warning}");
+            }
             if global.json {
-                print_json(&json!({ "started": true, "pid": pid, "socket": socket }))?;
+                print_json(&json!({ "started": true, "pid": pid, "socket": socket, "warnings": warnings }))?;
             } else {
                 println!("started (pid {pid}, socket {socket})");
             }

@@ -59,11 +59,32 @@ fn render(status: &DaemonStatus) -> String {
         ("log", format!("{} (level {})", status.log.path.display(), status.log.level)),
         ("connections", format!("{} open (limit {})", status.connections.open, status.connections.max)),
         ("events", format!("{} so far, {} live subscribers", status.events.last_seq, status.events.subscribers)),
+        ("tasks", tasks_summary(status)),
     ];
     for (label, value) in rows {
         out.push_str(&format!("  {label:<12} {value}\n"));
     }
+    for task in &status.tasks.running {
+        let pid = task.pid.map_or(String::new(), |pid| format!(", pid {pid}"));
+        let since = crate::cli::task_age(&task.started_at);
+        out.push_str(&format!(
+            "    #{} running {since}{pid}: {}\n",
+            task.id,
+            crate::cli::task_excerpt(&task.prompt, 60)
+        ));
+    }
     out
+}
+
+fn tasks_summary(status: &DaemonStatus) -> String {
+    let tasks = &status.tasks;
+    match &tasks.counts {
+        None => format!("(counts unavailable), {} of {} slots busy", tasks.running.len(), tasks.max_parallel),
+        Some(c) => format!(
+            "{} queued, {} running (of {} slots), {} completed, {} failed, {} cancelled, {} timeout, {} interrupted",
+            c.queued, c.running, tasks.max_parallel, c.completed, c.failed, c.cancelled, c.timeout, c.interrupted
+        ),
+    }
 }
 
 /// `3d04h`, `2h03m`, `5m12s`, `42s`.

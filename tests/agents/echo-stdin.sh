@@ -1,0 +1,3 @@
+#!/bin/sh
+# Fake agent: prints its stdin (the prompt, in stdin mode).
+exec cat

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Fake agent: the last line has no newline.
+printf 'first\nsecond\npartial'
