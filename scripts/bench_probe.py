@@ -144,30 +144,37 @@ def threads_of(pid):
     return os.listdir(f"/proc/{pid}/task")
 
 
-def on_cpu_ns(pid):
-    """Nanoseconds on CPU summed over threads (schedstat: exact, not tick-sampled)."""
-    total = 0
+def per_thread(pid, read):
+    """{tid: value} for the threads alive now; a thread gone meanwhile is skipped."""
+    values = {}
     for tid in threads_of(pid):
         try:
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as stat:
-                total += int(stat.read().split()[0])
+            values[tid] = read(pid, tid)
         except FileNotFoundError:
             pass
+    return values
+
+
+def thread_on_cpu_ns(pid, tid):
+    with open(f"/proc/{pid}/task/{tid}/schedstat") as stat:
+        return int(stat.read().split()[0])
+
+
+def thread_switches(pid, tid):
+    """Voluntary + involuntary switches: each is a wake-up."""
+    total = 0
+    with open(f"/proc/{pid}/task/{tid}/status") as status:
+        for line in status:
+            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                total += int(line.split()[1])
     return total
 
 
-def context_switches(pid):
-    """Voluntary + involuntary switches summed over threads: each is a wake-up."""
-    total = 0
-    for tid in threads_of(pid):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/status") as status:
-                for line in status:
-                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                        total += int(line.split()[1])
-        except FileNotFoundError:
-            pass
-    return total
+def growth(before, after):
+    """What the threads alive at the end did since the start (a new thread counts from zero).
+    A thread that exited during the window (an idle blocking-pool thread does, after 10 s)
+    takes its counters with it; summing over threads would then go negative, so it is left out."""
+    return sum(value - before.get(tid, 0) for tid, value in after.items())
 
 
 def cmd_idle(args):
@@ -177,14 +184,16 @@ def cmd_idle(args):
     time.sleep(args.settle)
     rss_idle = vm_rss_kib(pid)
     tick_hz = os.sysconf("SC_CLK_TCK")
-    ticks0, ns0, switches0, t0 = cpu_ticks(pid), on_cpu_ns(pid), context_switches(pid), time.monotonic()
+    ticks0, t0 = cpu_ticks(pid), time.monotonic()
+    ns0, switches0 = per_thread(pid, thread_on_cpu_ns), per_thread(pid, thread_switches)
     time.sleep(args.window)
-    ticks1, ns1, switches1, t1 = cpu_ticks(pid), on_cpu_ns(pid), context_switches(pid), time.monotonic()
+    ticks1, t1 = cpu_ticks(pid), time.monotonic()
+    ns1, switches1 = per_thread(pid, thread_on_cpu_ns), per_thread(pid, thread_switches)
     wall = t1 - t0
     print(f"steward-bench idle_rss_mib start={rss_start / 1024:.2f} after_idle={rss_idle / 1024:.2f} "
           f"idle_s={args.settle:g} unit=MiB threads={len(threads_of(pid))}")
     print(f"steward-bench idle_cpu_pct ticks={100 * (ticks1 - ticks0) / tick_hz / wall:.3f} "
-          f"schedstat={100 * (ns1 - ns0) / 1e9 / wall:.4f} wakeups_per_s={(switches1 - switches0) / wall:.2f} "
+          f"schedstat={100 * growth(ns0, ns1) / 1e9 / wall:.4f} wakeups_per_s={growth(switches0, switches1) / wall:.2f} "
           f"window_s={wall:.1f} tick_ms={1000 / tick_hz:g} unit=%")
 
 
