@@ -464,3 +464,27 @@ fn a_clean_stop_leaves_only_the_database_file() {
     }
     assert!(project.path(".steward/daemon/steward.db").exists());
 }
+
+#[test]
+fn attach_with_output_shows_events_and_the_output_of_tasks_as_they_run() {
+    let (project, dir) = project_with_agent("print-then-wait.sh", &[], "");
+    project.start();
+    let mut attach = project
+        .command(&["daemon", "attach", "--output", "--topic", "task:completed"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = harness::Lines::new(attach.stdout.take().unwrap());
+    // attach subscribes asynchronously: wait until it is a subscriber before submitting.
+    wait_until("attach subscribes", || {
+        project.call("daemon.status", json!({}))["result"]["events"]["subscribers"].as_u64() == Some(1)
+    });
+    let id = submit(&project, json!({"prompt": "talk"}))["id"].as_u64().unwrap();
+    assert_eq!(lines.next(), format!("[#{id}] first line"));
+    std::fs::write(dir.join("release"), "").unwrap();
+    assert_eq!(lines.next(), format!("[#{id}] last line"));
+    let completed = lines.next();
+    assert!(completed.contains("task:completed"), "only the topics asked for are printed: {completed}");
+    kill(attach.id(), Signal::SIGINT);
+    assert!(harness::wait_exit(&mut attach).success());
+}

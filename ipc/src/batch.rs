@@ -27,7 +27,8 @@ struct Inner {
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Batch {
-    pub(crate) fn new(len: usize) -> Self {
+    /// A batch of `len` calls. The server makes these; another transport, or a test, may too.
+    pub fn new(len: usize) -> Self {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         Self {
             inner: Arc::new(Inner {
@@ -83,7 +84,8 @@ impl Batch {
         }
     }
 
-    pub(crate) fn seal(&self) {
+    /// Marks every call of the batch as started.
+    pub fn seal(&self) {
         *self.inner.sealed.lock().unwrap_or_else(|p| p.into_inner()) = true;
         self.inner.changed.notify_all();
         self.inner.notify.notify_waiters();

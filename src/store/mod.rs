@@ -371,3 +371,41 @@ mod close_tests {
         assert_eq!(n, 1);
     }
 }
+
+#[cfg(test)]
+mod batch_tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[test]
+    fn the_calls_of_one_batch_are_committed_in_one_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("steward.db")).unwrap().store;
+        let groups = Arc::new(Mutex::new(Vec::new()));
+        let seen = groups.clone();
+        store.writer().observe_commits(move |jobs| seen.lock().unwrap().push(jobs));
+        let batch = steward_ipc::Batch::new(3);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let insert = |seq: i64| {
+            store.writer().write(Some(batch.clone()), move |c| {
+                c.execute("INSERT INTO events (seq, time, topic, data) VALUES (?1, 't', 'x', 'null')", [seq])
+            })
+        };
+        // The first call's job arrives alone; the writer must wait for the rest of the batch.
+        let first = insert(1);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let (second, third) = (insert(2), insert(3));
+        batch.seal();
+        runtime.block_on(async {
+            let (a, b, c) = futures_util::join!(first, second, third);
+            assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), (1, 1, 1));
+        });
+        // The observer hears of the group just after the callers are answered.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while groups.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        assert_eq!(*groups.lock().unwrap(), vec![3], "one commit for the three calls of the batch");
+    }
+}
