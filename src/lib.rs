@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod atomic_file;
+pub mod automation;
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -12,5 +13,5 @@ pub mod logging;
 pub mod paths;
 pub mod queue;
 pub mod store;
-mod suggest;
+pub(crate) mod suggest;
 pub mod supervisor;
