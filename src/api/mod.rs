@@ -1,6 +1,7 @@
 //! The JSON-RPC API: one `#[rpc(server, client)]` trait per namespace, written once and used by
 //! both the daemon (server) and the CLI (generated client).
 
+pub mod automation;
 pub mod daemon;
 pub mod error;
 pub mod event;
@@ -11,6 +12,7 @@ pub mod types;
 use jsonrpsee::RpcModule;
 use jsonrpsee::core::server::Methods;
 
+pub use automation::{AutomationApiClient, AutomationApiServer, AutomationRpc};
 pub use daemon::{DaemonApiClient, DaemonApiServer, DaemonRpc};
 pub use event::{EventApiClient, EventApiServer, EventRpc};
 pub use task::{TaskApiClient, TaskApiServer, TaskRpc};
@@ -24,6 +26,9 @@ pub const PARAMS: &[params::Spec] = &[
     ("daemon.status", &[]),
     ("daemon.stop", &["grace_s"]),
     ("daemon.reload", &[]),
+    ("automation.status", &[]),
+    ("automation.enable", &["rule"]),
+    ("automation.disable", &["rule"]),
     ("event.emit", &["topic", "data"]),
     ("event.list", &["since_seq", "topic", "limit"]),
     ("event.subscribe", &["topics", "since_seq"]),
@@ -41,6 +46,7 @@ pub fn methods(daemon: Daemon) -> Methods {
     let mut module = RpcModule::new(());
     module.merge(DaemonRpc { daemon: daemon.clone() }.into_rpc()).expect("method names are unique");
     module.merge(EventRpc { daemon: daemon.clone() }.into_rpc()).expect("method names are unique");
+    module.merge(AutomationRpc { daemon: daemon.clone() }.into_rpc()).expect("method names are unique");
     module.merge(TaskRpc { daemon }.into_rpc()).expect("method names are unique");
     params::guard(module.into(), PARAMS)
 }

@@ -3,9 +3,11 @@
 //! Exit codes are part of the contract: 0 ok, 1 error, 2 usage, 3 daemon not running.
 //! Human output goes to stdout, errors to stderr; `--json` prints stable machine fields instead.
 
+mod automation;
 mod completions;
 mod config;
 mod daemon;
+mod event;
 mod init;
 mod target;
 mod task;
@@ -55,6 +57,12 @@ pub enum Command {
     /// Submit, list, inspect and cancel tasks.
     #[command(subcommand)]
     Task(task::TaskCommand),
+    /// See rules and schedules; switch them on and off.
+    #[command(subcommand)]
+    Automation(automation::AutomationCommand),
+    /// Emit and list events.
+    #[command(subcommand)]
+    Event(event::EventCommand),
     /// Check or show the configuration.
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -106,6 +114,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Daemon(command) => daemon::run(&global, command),
         Command::Status => daemon::status(&global),
         Command::Task(command) => task::run(&global, command),
+        Command::Automation(command) => automation::run(&global, command),
+        Command::Event(command) => event::run(&global, command),
         Command::Config(command) => config::run(&global, command),
         Command::Completions(args) => completions::run(args),
         Command::TaskShim(args) => Ok(crate::supervisor::process::run_shim(args)),

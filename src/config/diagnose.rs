@@ -58,7 +58,7 @@ fn duplicate_key(text: &str, origin: &Path, recovered: &DeTable<'_>, span: std::
             path
         }
     };
-    let dotted = path.join(".");
+    let dotted = locate::join_path(&path);
     let table = table_name(path.split_last().map_or(&[][..], |(_, parent)| parent));
     let mut fix = format!("keep only one `{name}` in {table}");
     if let Some(first) = locate::entry_by_key(recovered, &dotted)
@@ -76,6 +76,13 @@ pub(super) fn shape_error(text: &str, origin: &Path, document: &DeTable<'_>, err
     let offset = err.span().map_or(0, |span| span.start);
     match locate::entry_at(document, offset) {
         Some(Hit::Key(entry)) if message.starts_with("unknown field") => unknown_key(text, origin, &entry, message),
+        Some(Hit::Key(entry) | Hit::Value(entry)) if message.starts_with("missing field") => {
+            let name = backticked(message).into_iter().next().unwrap_or_default();
+            let dotted = entry.dotted();
+            let problem = format!("`{dotted}` has no `{name}`, which is required");
+            let fix = missing_fix(&entry.path, &name);
+            ConfigError::at(origin, text, entry.key_span.start, Some(dotted), problem, fix)
+        }
         Some(Hit::Value(entry)) => wrong_value(text, origin, &entry, message, offset),
         Some(Hit::Key(entry)) => {
             let dotted = entry.dotted();
@@ -141,7 +148,7 @@ fn unknown_key(text: &str, origin: &Path, entry: &Entry<'_, '_>, message: &str) 
     } else if parent.is_empty() {
         let sections = sections_list(&accepted);
         let fix = match table_holding(name) {
-            Some(home) => format!("move it below the `[{}]` line", home.join(".")),
+            Some(home) => format!("move it below the `[{}]` line", locate::join_path(&home)),
             None => "remove it".to_owned(),
         };
         (
@@ -151,7 +158,7 @@ fn unknown_key(text: &str, origin: &Path, entry: &Entry<'_, '_>, message: &str) 
     } else {
         let hint = match (suggestion, table_holding(name)) {
             (Some(known), _) => format!("did you mean `{known}`?"),
-            (None, Some(home)) => format!("`{name}` belongs in [{}];", home.join(".")),
+            (None, Some(home)) => format!("`{name}` belongs in [{}];", locate::join_path(&home)),
             (None, None) => "remove it;".to_owned(),
         };
         (
@@ -226,6 +233,13 @@ fn element_at(value: &DeValue<'_>, offset: usize) -> Option<&'static str> {
 /// what they do.
 fn choice_fix(path: &[String]) -> Option<&'static str> {
     match schema_path(path).join(".").as_str() {
+        "rules.trigger.type" => {
+            Some("use \"file_change\" (with pattern), \"schedule\" (with cron) or \"event\" (with topic)")
+        }
+        "rules.condition.type" => Some(
+            "use \"always\", \"debounce\" or \"cooldown\" (with interval_ms), or \"match\" (with field, and equals or regex)",
+        ),
+        "rules.action.type" => Some("use \"submit_task\" (with prompt) or \"emit_event\" (with topic)"),
         "agent.prompt_via" => Some(
             "use \"stdin\" (the prompt is written to the agent's standard input) or \"arg\" (it is \
              appended to the command as its last argument, visible in ps)",
@@ -240,6 +254,18 @@ fn type_fix(entry: &Entry<'_, '_>, expected: &toml::Value, shown: &str) -> Strin
     let schema = schema_path(&entry.path);
     let schema: Vec<&str> = schema.iter().map(String::as_str).collect();
     match schema.as_slice() {
+        ["rules"] => {
+            return "write each rule as its own `[[rules]]` section with id, trigger and action (see docs/automation.md)"
+                .to_owned();
+        }
+        ["schedule"] => {
+            return "write each schedule as its own `[[schedule]]` section with name, cron and prompt".to_owned();
+        }
+        ["rules", "condition"] => {
+            return "write one condition, e.g. `condition = { type = \"debounce\", interval_ms = 5000 }`, \
+                    or an array of them applied in order"
+                .to_owned();
+        }
         ["agents"] => {
             return "a named agent is a section: write `[agents.NAME]` with command, prompt_via and env below it"
                 .to_owned();
@@ -311,6 +337,11 @@ fn accepted_keys(message: &str, table: &[String]) -> Vec<String> {
     }
 }
 
+/// The names in backticks in a serde message, in order.
+fn backticked(message: &str) -> Vec<String> {
+    message.split('`').skip(1).step_by(2).map(str::to_owned).collect()
+}
+
 /// The names serde lists after "expected" (`one of `a`, `b``, `` `a` or `b` ``).
 fn backticked_after_expected(message: &str) -> Vec<String> {
     message
@@ -320,13 +351,14 @@ fn backticked_after_expected(message: &str) -> Vec<String> {
 }
 
 /// The path in the defaults that describes `path`: every `[agents.NAME]` has the keys of
-/// `[agent]`.
+/// `[agent]`, and every element of an array of tables those of the sample element.
 fn schema_path(path: &[String]) -> Vec<String> {
-    match path {
+    let path = locate::without_indices(path);
+    match path.as_slice() {
         [agents, _name, rest @ ..] if agents == "agents" => {
             std::iter::once("agent".to_owned()).chain(rest.iter().cloned()).collect()
         }
-        _ => path.to_vec(),
+        _ => path,
     }
 }
 
@@ -337,6 +369,7 @@ fn expected_at(path: &[String]) -> Option<toml::Value> {
     let names: Vec<&str> = path.iter().map(String::as_str).collect();
     match names.as_slice() {
         ["agents"] => Some(toml::Value::Table(toml::Table::new())),
+        ["rules" | "schedule"] => Some(toml::Value::Array(vec![toml::Value::Table(toml::Table::new())])),
         ["agent", "env", _] => Some(toml::Value::String(String::new())),
         _ => default_at(&path),
     }
@@ -350,6 +383,8 @@ fn default_at(path: &[String]) -> Option<toml::Value> {
 
 fn default_table_at(path: &[String]) -> Option<toml::Table> {
     let mut table = Config::defaults_table();
+    // Arrays of tables are empty by default: a sample element tells their keys and types.
+    table.extend(sample_elements());
     for key in path {
         match table.remove(key) {
             Some(toml::Value::Table(inner)) => table = inner,
@@ -357,6 +392,80 @@ fn default_table_at(path: &[String]) -> Option<toml::Table> {
         }
     }
     Some(table)
+}
+
+/// One typical element of each array of tables, standing in for the defaults they lack: the
+/// keys it has and the types of their values, with values that make good examples in a fix.
+fn sample_elements() -> toml::Table {
+    const SAMPLES: &str = r#"
+        [schedule]
+        name = "daily-audit"
+        cron = "0 9 * * *"
+        prompt = "Audit the dependencies"
+        priority = 0
+        agent = "review"
+        timezone = "Europe/Berlin"
+        catch_up = false
+        timeout_min = 60
+        [rules]
+        id = "auto-test"
+        trigger = { type = "file_change", pattern = "src/**/*.rs", events = ["modify"], cron = "0 9 * * *", timezone = "UTC", catch_up = false, topic = "task:failed" }
+        condition = { type = "debounce", interval_ms = 5000, field = "data.agent", regex = "^review$" }
+        action = { type = "submit_task", prompt = "Run the tests", priority = 0, agent = "review", labels = ["auto"], timeout_min = 60, topic = "user:tested", data = {} }
+    "#;
+    SAMPLES.parse::<toml::Table>().unwrap_or_default()
+}
+
+/// How to add a key serde found missing from the table at `path`.
+fn missing_fix(path: &[String], name: &str) -> String {
+    let schema = schema_path(path);
+    let example = match (schema.iter().map(String::as_str).collect::<Vec<_>>().as_slice(), name) {
+        (["rules"], "trigger") => "trigger = { type = \"file_change\", pattern = \"src/**/*.rs\" }".to_owned(),
+        (["rules"], "action") => "action = { type = \"submit_task\", prompt = \"Run the tests\" }".to_owned(),
+        (_, "type") => match schema.last().map(String::as_str) {
+            Some("trigger") => "type = \"file_change\" (or \"schedule\", \"event\")".to_owned(),
+            Some("condition") => "type = \"debounce\" (or \"always\", \"cooldown\", \"match\")".to_owned(),
+            Some("action") => "type = \"submit_task\" (or \"emit_event\")".to_owned(),
+            _ => "type = ...".to_owned(),
+        },
+        _ => match default_at(&[schema.clone(), vec![name.to_owned()]].concat()) {
+            Some(value) => format!("{name} = {value}"),
+            None => format!("{name} = ..."),
+        },
+    };
+    format!("add `{example}` to {}", table_name(path))
+}
+
+/// Names the rule or schedule an error is in ("rule `auto-test`: ..."), read from the document,
+/// since a line number alone makes a person count `[[rules]]` headers.
+pub(super) fn name_element(document: &DeTable<'_>, err: &mut ConfigError) {
+    let Some(key) = err.key.as_deref() else { return };
+    let (kind, id_key, array) = if key.starts_with("rules[") {
+        ("rule", "id", "rules")
+    } else if key.starts_with("schedule[") {
+        ("schedule", "name", "schedule")
+    } else {
+        return;
+    };
+    let Some(index) = key[array.len() + 1..].split(']').next().and_then(|index| index.parse::<usize>().ok()) else {
+        return;
+    };
+    let name = document
+        .get(array)
+        .and_then(|array| match array.get_ref() {
+            DeValue::Array(elements) => elements.get(index),
+            _ => None,
+        })
+        .and_then(|element| match element.get_ref() {
+            DeValue::Table(table) => table.get(id_key),
+            _ => None,
+        })
+        .and_then(|id| id.get_ref().as_str().map(str::to_owned));
+    let label = match name {
+        Some(name) => format!("{kind} `{name}`"),
+        None => format!("{kind} #{} (no {id_key})", index + 1),
+    };
+    err.problem = format!("{label}: {}", err.problem);
 }
 
 /// The table (other than where it was written) in which key `name` exists, for a key put in
@@ -381,13 +490,21 @@ fn table_holding(name: &str) -> Option<Vec<String>> {
 }
 
 fn table_name(path: &[String]) -> String {
-    if path.is_empty() { "the top level".to_owned() } else { format!("[{}]", path.join(".")) }
+    match path {
+        [] => "the top level".to_owned(),
+        [array, index] if index.starts_with('[') => format!("this [[{array}]] entry"),
+        _ => format!("[{}]", locate::join_path(path)),
+    }
 }
 
 fn sections_list(names: &[String]) -> String {
     let sections: Vec<String> = names
         .iter()
-        .map(|name| if name == "agents" { "[agents.NAME]".to_owned() } else { format!("[{name}]") })
+        .map(|name| match name.as_str() {
+            "agents" => "[agents.NAME]".to_owned(),
+            "schedule" | "rules" => format!("[[{name}]]"),
+            _ => format!("[{name}]"),
+        })
         .collect();
     sections.join(", ")
 }

@@ -19,7 +19,7 @@ pub(crate) struct Entry<'d, 'i> {
 
 impl Entry<'_, '_> {
     pub(crate) fn dotted(&self) -> String {
-        self.path.join(".")
+        join_path(&self.path)
     }
 
     /// A table opened by a `[header]` (or a dotted key), as opposed to an inline `{ ... }`:
@@ -48,8 +48,25 @@ pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// Every entry of the document, depth first, including those inside arrays of tables (whose
-/// path then has no index: the line number tells them apart).
+/// A key path as written in messages: `daemon.log.level`, `rules[2].trigger.pattern`.
+pub(crate) fn join_path(path: &[String]) -> String {
+    let mut out = String::new();
+    for segment in path {
+        if !out.is_empty() && !segment.starts_with('[') {
+            out.push('.');
+        }
+        out.push_str(segment);
+    }
+    out
+}
+
+/// The path without its array indices: where the key is described (`rules.trigger.pattern`).
+pub(crate) fn without_indices(path: &[String]) -> Vec<String> {
+    path.iter().filter(|segment| !segment.starts_with('[')).cloned().collect()
+}
+
+/// Every entry of the document, depth first, including each table in an array of tables, whose
+/// path segment is its index (`[0]`) and whose key and value span are the table's.
 pub(crate) fn entries<'d, 'i>(table: &'d DeTable<'i>) -> Vec<Entry<'d, 'i>> {
     let mut out = Vec::new();
     collect(table, &[], &mut out);
@@ -69,8 +86,18 @@ fn descend<'d, 'i>(value: &'d DeValue<'i>, path: &[String], out: &mut Vec<Entry<
     match value {
         DeValue::Table(table) => collect(table, path, out),
         DeValue::Array(array) => {
-            for element in array.iter() {
-                descend(element.get_ref(), path, out);
+            for (index, element) in array.iter().enumerate() {
+                if let DeValue::Table(table) = element.get_ref() {
+                    let mut path = path.to_vec();
+                    path.push(format!("[{index}]"));
+                    out.push(Entry {
+                        path: path.clone(),
+                        key_span: element.span(),
+                        value_span: element.span(),
+                        value: element.get_ref(),
+                    });
+                    collect(table, &path, out);
+                }
             }
         }
         _ => {}
@@ -81,22 +108,31 @@ fn contains(span: &Range<usize>, offset: usize) -> bool {
     span.contains(&offset) || (span.is_empty() && span.start == offset)
 }
 
-/// The entry whose key or value covers `offset`. A key wins; among values the narrowest wins,
-/// so that an error inside `log = { ... }` lands on the inner key, not on `log`.
+/// The entry whose key or value covers `offset`. A key wins; among keys and among values the
+/// narrowest wins, so that an error inside `log = { ... }` lands on the inner key, not on `log`,
+/// and one inside `condition = [{ ... }]` on the key in the braces, not on the element.
 pub(crate) fn entry_at<'d, 'i>(table: &'d DeTable<'i>, offset: usize) -> Option<Hit<'d, 'i>> {
     let all = entries(table);
+    let mut best_key: Option<Entry<'d, 'i>> = None;
     let mut best_value: Option<Entry<'d, 'i>> = None;
     for entry in all {
         if contains(&entry.key_span, offset) {
-            return Some(Hit::Key(entry));
-        }
-        if contains(&entry.value_span, offset)
+            if best_key.as_ref().is_none_or(|best| entry.key_span.len() < best.key_span.len()) {
+                best_key = Some(entry);
+            }
+        } else if contains(&entry.value_span, offset)
             && best_value.as_ref().is_none_or(|best| entry.value_span.len() < best.value_span.len())
         {
             best_value = Some(entry);
         }
     }
-    best_value.map(Hit::Value)
+    match (best_key, best_value) {
+        // A value narrower than the key hit lies inside it: an inline table element whose whole
+        // span counts as its key.
+        (Some(key), Some(value)) if value.value_span.len() < key.key_span.len() => Some(Hit::Value(value)),
+        (Some(key), _) => Some(Hit::Key(key)),
+        (None, value) => value.map(Hit::Value),
+    }
 }
 
 /// The table a key written at `offset` belongs to, judged from the last entry before it. Used

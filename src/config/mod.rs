@@ -11,6 +11,7 @@
 //! Tables whose keys the user names (`[agents.NAME]`, `env`) have no defaults to learn from;
 //! `diagnose::schema_path` maps them onto the keys that describe them.
 
+mod automation;
 mod diagnose;
 mod error;
 mod interpolate;
@@ -25,9 +26,14 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use toml::de::DeTable;
 
+pub use automation::{
+    ActionConfig, ActionType, ConditionConfig, ConditionType, Conditions, RuleConfig, ScheduleConfig, TriggerConfig,
+    TriggerType, WatchConfig,
+};
 pub use error::ConfigError;
 pub use interpolate::{expand_env_value, referenced_vars};
 pub use template::template;
+pub use validate::{Invalid, Place};
 
 /// The name `--agent` takes for `[agent]`; reserved in `[agents.NAME]`.
 pub const DEFAULT_AGENT: &str = "default";
@@ -43,6 +49,14 @@ pub struct Config {
     /// [`AgentConfig`], not the values of `[agent]`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub agents: BTreeMap<String, AgentConfig>,
+    /// `[watch]`: the file watcher behind `file_change` rules.
+    pub watch: WatchConfig,
+    /// `[[schedule]]`: prompts submitted on cron schedules.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schedule: Vec<ScheduleConfig>,
+    /// `[[rules]]`: trigger -> condition -> action.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleConfig>,
 }
 
 /// `[daemon]`: the resident process itself.
@@ -170,9 +184,14 @@ impl Config {
             Err(err) => return Err(diagnose::syntax_error(text, origin, &err)),
         };
         let deserializer = toml::de::Deserializer::from(document.clone());
+        let named = |mut err: ConfigError| {
+            diagnose::name_element(document.get_ref(), &mut err);
+            err
+        };
         let config = Config::deserialize(deserializer)
-            .map_err(|err| diagnose::shape_error(text, origin, document.get_ref(), &err))?;
-        validate::validate(&config).map_err(|invalid| diagnose::invalid(text, origin, document.get_ref(), invalid))?;
+            .map_err(|err| named(diagnose::shape_error(text, origin, document.get_ref(), &err)))?;
+        validate::validate(&config)
+            .map_err(|invalid| named(diagnose::invalid(text, origin, document.get_ref(), invalid)))?;
         Ok(config)
     }
 

@@ -39,18 +39,46 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
         "agent.env",
         "Extra environment variables; a value may use ${VAR} or ${VAR:-default} from the daemon's environment, $$ for a $",
     ),
+    ("watch.enabled", "Watch files for `file_change` rules (one kernel watch per directory)"),
+    ("watch.paths", "Directories or files to watch, relative to the project root; \".\" is the whole project"),
+    (
+        "watch.ignore",
+        "Never watched, in .gitignore syntax (.gitignore files, .git/ and .steward/ are always honoured too)",
+    ),
+    ("watch.debounce_ms", "Quiet time in milliseconds before a burst of changes is handed to the rules"),
 ];
 
 /// Written after the keys of a table: what the defaults cannot show, such as a named agent.
-const AFTER_TABLE: &[(&str, &str)] = &[(
-    "agent",
-    "\n# Named agents: `steward task submit --agent review` runs this one. Same keys; an absent key takes\n\
+const AFTER_TABLE: &[(&str, &str)] = &[
+    (
+        "watch",
+        "\n# Schedules submit a prompt as a task on a cron schedule: 5 fields (minute hour day month weekday),\n\
+         # 6 with seconds first, or @hourly, @daily, @weekly, @monthly. Times are local unless `timezone` says.\n\
+         # [[schedule]]\n\
+         # name = \"daily-audit\"\n\
+         # cron = \"0 9 * * MON-FRI\"\n\
+         # timezone = \"UTC\"\n\
+         # prompt = \"Audit the dependencies and list the outdated ones\"\n\
+         # catch_up = false\n\
+         \n\
+         # Rules: trigger -> condition -> action (docs/automation.md has every kind). This one needs\n\
+         # [watch] enabled; `steward automation disable --rule auto-test` turns it off.\n\
+         # [[rules]]\n\
+         # id = \"auto-test\"\n\
+         # trigger = { type = \"file_change\", pattern = \"src/**/*.rs\" }\n\
+         # condition = { type = \"debounce\", interval_ms = 5000 }\n\
+         # action = { type = \"submit_task\", prompt = \"Run the tests for these changed files:\\n{{paths}}\" }\n",
+    ),
+    (
+        "agent",
+        "\n# Named agents: `steward task submit --agent review` runs this one. Same keys; an absent key takes\n\
      # the default shown above, not [agent]'s value. Names: letters, digits, - and _; \"default\" is reserved.\n\
      # [agents.review]\n\
      # command = [\"claude\", \"-p\", \"--model\", \"opus\"]\n\
      # prompt_via = \"stdin\"\n\
      # env = { GH_TOKEN = \"${GH_TOKEN}\" }\n",
-)];
+    ),
+];
 
 /// Commented defaults written by `steward init`: every key, its default, one comment line saying
 /// what it does and its range.
@@ -142,12 +170,30 @@ mod tests {
         assert_eq!(comments, 3 + DESCRIPTIONS.len() + examples);
     }
 
+    /// The commented lines from the start of `text` up to the first line that is not one.
+    fn uncomment_block(text: &str) -> String {
+        text.lines().map_while(|line| line.strip_prefix("# ")).map(|line| format!("{line}\n")).collect()
+    }
+
+    #[test]
+    fn the_automation_examples_are_valid_once_uncommented() {
+        let text = template();
+        let schedule = uncomment_block(&text[text.find("# [[schedule]]").expect("schedule example")..]);
+        let rule = uncomment_block(&text[text.find("# [[rules]]").expect("rule example")..]);
+        let watch = "[watch]\nenabled = true\n";
+        let config = Config::parse(&format!("{watch}{schedule}{rule}"), Path::new("example")).expect("valid");
+        assert_eq!(config.schedule[0].cron, "0 9 * * MON-FRI");
+        assert_eq!(config.rules[0].id, "auto-test");
+        let prompt = config.rules[0].action.prompt.as_deref().expect("prompt");
+        assert_eq!(prompt, "Run the tests for these changed files:\n{{paths}}");
+        crate::automation::compile::compile(&config).expect("compiles");
+    }
+
     #[test]
     fn the_named_agent_example_is_valid_once_uncommented() {
         let text = template();
         let start = text.find("# [agents.review]").expect("example present");
-        let uncommented: String =
-            text[start..].lines().filter_map(|line| line.strip_prefix("# ")).map(|line| format!("{line}\n")).collect();
+        let uncommented = uncomment_block(&text[start..]);
         let config = Config::parse(&uncommented, Path::new("example")).expect("example is valid");
         let review = config.agent(Some("review")).expect("review agent");
         assert_eq!(review.command, ["claude", "-p", "--model", "opus"]);

@@ -120,7 +120,7 @@ fn unknown_key_without_a_close_match_or_in_the_wrong_table() {
     assert_eq!(err.problem, "unknown key `max_parallel_tasks` outside any section");
     assert_eq!(
         err.fix,
-        "move it below the `[daemon]` line; the top level holds only sections: [daemon], [agent], [agents.NAME]"
+        "move it below the `[daemon]` line; the top level holds only sections: [daemon], [agent], [agents.NAME], [watch], [[schedule]], [[rules]]"
     );
 }
 
@@ -138,13 +138,19 @@ fn unknown_key_in_log_table_inline_and_as_section() {
 
 #[test]
 fn unknown_section_lists_the_known_ones() {
-    let err = error("[daemon]\n\n[watch]\nenabled = true\n");
-    assert_at(&err, 3, 2, Some("watch"));
-    assert_eq!(err.problem, "unknown section `[watch]`");
-    assert_eq!(err.fix, "remove the [watch] section; this version of steward knows: [daemon], [agent], [agents.NAME]");
+    let err = error("[daemon]\n\n[frobnicate]\nenabled = true\n");
+    assert_at(&err, 3, 2, Some("frobnicate"));
+    assert_eq!(err.problem, "unknown section `[frobnicate]`");
+    assert_eq!(
+        err.fix,
+        "remove the [frobnicate] section; this version of steward knows: [daemon], [agent], [agents.NAME], [watch], [[schedule]], [[rules]]"
+    );
 
     let err = error("[deamon]\n");
-    assert_eq!(err.fix, "did you mean `[daemon]`? the known sections are: [daemon], [agent], [agents.NAME]");
+    assert_eq!(
+        err.fix,
+        "did you mean `[daemon]`? the known sections are: [daemon], [agent], [agents.NAME], [watch], [[schedule]], [[rules]]"
+    );
     let err = error("[agnet]\ncommand = [\"x\"]\n");
     assert!(err.fix.starts_with("did you mean `[agent]`?"), "{err}");
 }
@@ -478,4 +484,259 @@ fn unknown_keys_in_agent_sections() {
     );
     let err = error("agents = 3\n");
     assert_eq!(err.problem, "`agents` expects a table, found an integer");
+}
+
+const SUBMIT: &str = "action = { type = \"submit_task\", prompt = \"p\" }\n";
+
+#[test]
+fn shape_errors_inside_rules_name_the_rule_and_the_indexed_key() {
+    let err =
+        error(&format!("[[rules]]\nid = \"a\"\ntrigger = {{ type = \"file_change\", patern = \"x\" }}\n{SUBMIT}"));
+    assert_at(&err, 3, 35, Some("rules[0].trigger.patern"));
+    assert_eq!(err.problem, "rule `a`: unknown key `rules[0].trigger.patern`");
+    assert!(err.fix.starts_with("did you mean `pattern`? [rules[0].trigger] accepts: type, pattern, events,"), "{err}");
+
+    let err = error(&format!("[[rules]]\nid = \"a\"\ntrigger = {{ type = \"event\", topic = 3 }}\n{SUBMIT}"));
+    assert_at(&err, 3, 37, Some("rules[0].trigger.topic"));
+    assert_eq!(err.problem, "rule `a`: `rules[0].trigger.topic` expects a string, found an integer");
+    assert_eq!(err.fix, "put the value in double quotes, e.g. `topic = \"task:failed\"`");
+
+    let err = error(&format!("[[rules]]\nid = \"a\"\ntrigger = {{ type = \"file_chang\" }}\n{SUBMIT}"));
+    assert_eq!(
+        err.problem,
+        "rule `a`: `rules[0].trigger.type` = \"file_chang\" is not one of \"file_change\", \"schedule\", \"event\""
+    );
+    assert_eq!(err.fix, "use \"file_change\" (with pattern), \"schedule\" (with cron) or \"event\" (with topic)");
+
+    let err = error(&format!("[[rules]]\nid = \"a\"\n{SUBMIT}[[rules]]\nid = \"b\"\n{SUBMIT}"));
+    assert_at(&err, 1, 1, Some("rules[0]"));
+    assert_eq!(err.problem, "rule `a`: `rules[0]` has no `trigger`, which is required");
+    assert_eq!(
+        err.fix,
+        "add `trigger = { type = \"file_change\", pattern = \"src/**/*.rs\" }` to this [[rules]] entry"
+    );
+
+    let trigger = "trigger = { type = \"event\", topic = \"x\" }\n";
+    let err = error(&format!(
+        "[[rules]]\nid = \"a\"\n{trigger}{SUBMIT}[[rules]]\nid = \"b\"\n{trigger}\
+         condition = [{{ type = \"always\" }}, {{ type = \"debounce\", interval_ms = \"5\" }}]\n{SUBMIT}"
+    ));
+    assert_at(&err, 8, 70, Some("rules[1].condition[1].interval_ms"));
+    assert_eq!(err.problem, "rule `b`: `rules[1].condition[1].interval_ms` expects an integer, found a string");
+
+    let err = error("[[schedule]]\nname = \"n\"\nprompt = \"p\"\n");
+    assert_eq!(err.problem, "schedule `n`: `schedule[0]` has no `cron`, which is required");
+    assert_eq!(err.fix, "add `cron = \"0 9 * * *\"` to this [[schedule]] entry");
+
+    let err = error("rules = 3\n");
+    assert_eq!(err.problem, "`rules` expects an array, found an integer");
+    assert!(err.fix.starts_with("write each rule as its own `[[rules]]` section"), "{err}");
+}
+
+/// A rule (or schedule) config that parses, whose problem only compiling finds.
+fn compile_error(text: &str) -> ConfigError {
+    error(&format!("[watch]\nenabled = true\npaths = [\"src/\"]\n[agents.review]\ncommand = [\"x\"]\n{text}"))
+}
+
+#[test]
+fn rules_that_cannot_work_are_refused_with_the_fix() {
+    let event = "trigger = { type = \"event\", topic = \"x\" }\n";
+    let cases: &[(String, usize, &str, &str, &str)] = &[
+        (
+            format!("[[rules]]\nid = \"g\"\ntrigger = {{ type = \"file_change\", pattern = \"src/[a\" }}\n{SUBMIT}"),
+            8,
+            "rules[0].trigger.pattern",
+            "rule `g`: `rules[0].trigger.pattern` = \"src/[a\" is not a valid glob",
+            "`**` across directories",
+        ),
+        (
+            format!("[[rules]]\nid = \"o\"\ntrigger = {{ type = \"file_change\", pattern = \"docs/*.md\" }}\n{SUBMIT}"),
+            8,
+            "rules[0].trigger.pattern",
+            "rule `o`: pattern \"docs/*.md\" matches nothing under [watch].paths (\"src/\")",
+            "add the directory",
+        ),
+        (
+            format!(
+                "[[rules]]\nid = \"k\"\ntrigger = {{ type = \"file_change\", pattern = \"src/*\", events = [\"write\"] }}\n{SUBMIT}"
+            ),
+            8,
+            "rules[0].trigger.events",
+            "rule `k`: `rules[0].trigger.events`: \"write\" is not a kind of change",
+            "\"create\", \"modify\", \"delete\", \"rename\"",
+        ),
+        (
+            format!(
+                "[[rules]]\nid = \"n\"\ntrigger = {{ type = \"event\", topic = \"x\", pattern = \"y\" }}\n{SUBMIT}"
+            ),
+            8,
+            "rules[0].trigger.pattern",
+            "rule `n`: `rules[0].trigger.pattern` does not apply to an event trigger",
+            "An event trigger takes `topic`; remove `pattern` (or change `type`)",
+        ),
+        (
+            format!("[[rules]]\nid = \"m\"\ntrigger = {{ type = \"schedule\" }}\n{SUBMIT}"),
+            8,
+            "rules[0].trigger",
+            "rule `m`: a schedule trigger needs `cron`, and `rules[0].trigger` has none",
+            "add it, e.g. `cron = \"0 9 * * MON-FRI\"`",
+        ),
+        (
+            format!("[[rules]]\nid = \"c\"\n{event}condition = {{ type = \"cooldown\" }}\n{SUBMIT}"),
+            9,
+            "rules[0].condition",
+            "rule `c`: a cooldown condition needs `interval_ms`",
+            "interval_ms = 5000",
+        ),
+        (
+            format!("[[rules]]\nid = \"c\"\n{event}condition = {{ type = \"debounce\", interval_ms = 0 }}\n{SUBMIT}"),
+            9,
+            "rules[0].condition.interval_ms",
+            "rule `c`: `rules[0].condition.interval_ms` = 0 is out of range",
+            "use a value from 1 to 604800000 (a week)",
+        ),
+        (
+            format!(
+                "[[rules]]\nid = \"r\"\n{event}condition = {{ type = \"match\", field = \"data.x\", regex = \"(\" }}\n{SUBMIT}"
+            ),
+            9,
+            "rules[0].condition.regex",
+            "rule `r`: `rules[0].condition.regex` is not a valid regular expression",
+            "literal string",
+        ),
+        (
+            format!(
+                "[[rules]]\nid = \"f\"\n{event}condition = {{ type = \"match\", field = \"exit_code\", equals = 1 }}\n{SUBMIT}"
+            ),
+            9,
+            "rules[0].condition.field",
+            "rule `f`: `rules[0].condition.field` = \"exit_code\" is not something an event has",
+            "\"data.NAME\"",
+        ),
+        (
+            format!(
+                "[[rules]]\nid = \"b\"\n{event}condition = {{ type = \"match\", field = \"topic\", equals = \"a\", regex = \"b\" }}\n{SUBMIT}"
+            ),
+            9,
+            "rules[0].condition.regex",
+            "rule `b`: `rules[0].condition` has both `equals` and `regex`",
+            "keep one of them",
+        ),
+        (
+            format!(
+                "[[rules]]\nid = \"t\"\n{event}action = {{ type = \"submit_task\", prompt = \"Fix {{{{path}}}}\" }}\n"
+            ),
+            9,
+            "rules[0].action.prompt",
+            "rule `t`: `rules[0].action.prompt`: `{{path}}` is not a known placeholder",
+            "{{paths}}",
+        ),
+        (
+            format!(
+                "[[rules]]\nid = \"a\"\n{event}action = {{ type = \"submit_task\", prompt = \"p\", agent = \"revew\" }}\n"
+            ),
+            9,
+            "rules[0].action.agent",
+            "rule `a`: `rules[0].action.agent`: no agent named `revew`; the known agents are: default, review",
+            "add an [agents.NAME] section",
+        ),
+        (
+            format!(
+                "[[rules]]\nid = \"p\"\n{event}action = {{ type = \"submit_task\", prompt = \"p\", priority = 5000 }}\n"
+            ),
+            9,
+            "rules[0].action.priority",
+            "rule `p`: `rules[0].action.priority`: 5000 is out of range",
+            "-1000 to 1000",
+        ),
+        (
+            format!("[[rules]]\nid = \"e\"\n{event}action = {{ type = \"emit_event\", topic = \"task:failed\" }}\n"),
+            9,
+            "rules[0].action.topic",
+            "rule `e`: `rules[0].action.topic`: topic `task:failed` uses the prefix `task:`",
+            "user:tests-changed",
+        ),
+        (
+            format!(
+                "[[rules]]\nid = \"e\"\n{event}action = {{ type = \"emit_event\", topic = \"user:x\", prompt = \"p\" }}\n"
+            ),
+            9,
+            "rules[0].action.prompt",
+            "rule `e`: `rules[0].action.prompt` does not apply to an emit_event action",
+            "takes `topic` and `data`",
+        ),
+        (
+            format!(
+                "[[rules]]\nid = \"d\"\n{event}action = {{ type = \"emit_event\", topic = \"user:x\", data = {{ a = [\"{{{{nope}}}}\"] }} }}\n"
+            ),
+            9,
+            "rules[0].action.data",
+            "rule `d`: `rules[0].action.data` (at `a.0`): `{{nope}}` is not a known placeholder",
+            "{{paths}}",
+        ),
+        (
+            format!("[[rules]]\nid = \"has space\"\n{event}{SUBMIT}"),
+            7,
+            "rules[0].id",
+            "rule `has space`: `rules[0].id` = \"has space\" is not a valid id",
+            "e.g. \"has-space\"",
+        ),
+        (
+            format!(
+                "[[rules]]\nid = \"x\"\n{event}{SUBMIT}[[schedule]]\nname = \"x\"\ncron = \"@daily\"\nprompt = \"p\"\n"
+            ),
+            11,
+            "schedule[0].name",
+            "schedule `x`: `schedule[0].name` = \"x\" is already used by `rules[0].id`",
+            "its own id",
+        ),
+        (
+            "[[schedule]]\nname = \"z\"\ncron = \"@daily\"\ntimezone = \"Mars/Olympus\"\nprompt = \"p\"\n".to_owned(),
+            9,
+            "schedule[0].timezone",
+            "schedule `z`: `schedule[0].timezone`:",
+            "",
+        ),
+        (
+            "[[schedule]]\nname = \"z\"\ncron = \"0 9 * *\"\nprompt = \"p\"\n".to_owned(),
+            8,
+            "schedule[0].cron",
+            "schedule `z`: `schedule[0].cron`: `0 9 * *` has 4 fields",
+            "",
+        ),
+    ];
+    for (text, line, key, problem, fix) in cases {
+        let err = compile_error(text);
+        assert_eq!(err.key.as_deref(), Some(*key), "{err}");
+        assert_eq!(err.line, Some(*line), "{err}");
+        assert!(err.problem.starts_with(problem), "{problem:?}\n in {err}");
+        assert!(err.fix.contains(fix), "{fix:?}\n in {err}");
+    }
+}
+
+#[test]
+fn a_file_rule_needs_the_watcher() {
+    let err =
+        error(&format!("[[rules]]\nid = \"w\"\ntrigger = {{ type = \"file_change\", pattern = \"src/*\" }}\n{SUBMIT}"));
+    assert_at(&err, 3, 11, Some("rules[0].trigger"));
+    assert_eq!(err.problem, "rule `w`: a file_change trigger needs the file watcher, and [watch] is not enabled");
+    assert!(err.fix.starts_with("set `enabled = true` in [watch]"), "{err}");
+}
+
+#[test]
+fn automation_sections_round_trip_through_config_show() {
+    let text = "[watch]\nenabled = true\npaths = [\".\"]\n\
+        [[schedule]]\nname = \"d\"\ncron = \"@daily\"\nprompt = \"p\"\ntimezone = \"UTC\"\n\
+        [[rules]]\nid = \"a\"\ntrigger = { type = \"file_change\", pattern = \"src/**\", events = [\"create\"] }\n\
+        condition = [{ type = \"match\", field = \"paths\", regex = \"rs$\" }, { type = \"cooldown\", interval_ms = 10 }]\n\
+        action = { type = \"emit_event\", topic = \"user:x\", data = { n = 1, p = \"{{paths}}\" } }\n\
+        [[rules]]\nid = \"b\"\ntrigger = { type = \"event\", topic = \"x\" }\n\
+        condition = { type = \"match\", field = \"data.ok\", equals = false }\n{SUBMIT}";
+    let text = text.replace("{SUBMIT}", SUBMIT);
+    let config = parse(&text).expect("valid");
+    assert_eq!(config.rules[0].condition.list.len(), 2);
+    assert!(config.rules[0].condition.as_array);
+    assert!(!config.rules[1].condition.as_array);
+    let shown = config.to_toml();
+    assert_eq!(parse(&shown).expect("round trip"), config);
 }

@@ -11,18 +11,19 @@ use tracing_subscriber::filter::LevelFilter;
 use super::interpolate;
 use super::{AgentConfig, Config, DEFAULT_AGENT};
 
-/// A value that parsed but is not acceptable.
+/// A value that parsed but is not acceptable: its dotted key (`rules[0].trigger.pattern`), the
+/// problem, the fix, and where in the entry the problem is.
 #[derive(Debug, PartialEq)]
-pub(crate) struct Invalid {
-    pub(crate) key: String,
-    pub(crate) problem: String,
-    pub(crate) fix: String,
-    pub(crate) place: Place,
+pub struct Invalid {
+    pub key: String,
+    pub problem: String,
+    pub fix: String,
+    pub place: Place,
 }
 
 /// Which part of the key's entry the problem is in, so the error points at it.
 #[derive(Debug, PartialEq, Clone, Copy)]
-pub(crate) enum Place {
+pub enum Place {
     /// The value as a whole.
     Value,
     /// The key itself: a name that is not allowed.
@@ -70,6 +71,7 @@ pub(crate) const INTEGER_KEYS: &[IntegerKey] = &[
     },
     IntegerKey { key: "daemon.log.max_size_mb", min: 1, max: 10240, get: |config| config.daemon.log.max_size_mb },
     IntegerKey { key: "daemon.log.max_files", min: 1, max: 100, get: |config| u64::from(config.daemon.log.max_files) },
+    IntegerKey { key: "watch.debounce_ms", min: 10, max: 600_000, get: |config| config.watch.debounce_ms },
 ];
 
 /// The bounds of integer key `key`, if it is one.
@@ -91,6 +93,7 @@ pub(crate) fn validate(config: &Config) -> Result<(), Invalid> {
         check_agent_name(name)?;
         check_agent(&format!("agents.{name}"), agent)?;
     }
+    crate::automation::compile::compile(config)?;
     Ok(())
 }
 

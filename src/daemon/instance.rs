@@ -20,6 +20,7 @@ use crate::api::types::{
     ConfigStatus, ConnectionStatus, DaemonStatus, EventStatus, Heartbeat, LogStatus, Pong, Reloaded, RunState,
     TaskStatus,
 };
+use crate::automation::Automation;
 use crate::config::Config;
 use crate::events::{EventBus, format_time};
 use crate::live_config::LiveConfig;
@@ -69,6 +70,7 @@ struct Inner {
     queue: Queue,
     supervisor: Supervisor,
     server: OnceLock<ServerHandle>,
+    automation: OnceLock<Automation>,
     log: Option<LogHandle>,
     stop: CancellationToken,
     stop_grace_s: Mutex<Option<u64>>,
@@ -107,6 +109,7 @@ impl Daemon {
                 queue,
                 supervisor,
                 server: OnceLock::new(),
+                automation: OnceLock::new(),
                 log,
                 stop: CancellationToken::new(),
                 stop_grace_s: Mutex::new(None),
@@ -119,6 +122,16 @@ impl Daemon {
         let _ = self.inner.server.set(server);
     }
 
+    /// Records the automation component once it runs.
+    pub fn attach_automation(&self, automation: Automation) {
+        let _ = self.inner.automation.set(automation);
+    }
+
+    /// The automation component, once it runs.
+    pub fn automation(&self) -> Option<&Automation> {
+        self.inner.automation.get()
+    }
+
     /// The project served.
     pub fn project(&self) -> &Project {
         &self.inner.project
@@ -127,6 +140,16 @@ impl Daemon {
     /// The event bus.
     pub fn events(&self) -> &EventBus {
         &self.inner.events
+    }
+
+    /// The event bus, shared.
+    pub fn event_bus(&self) -> Arc<EventBus> {
+        self.inner.events.clone()
+    }
+
+    /// The configuration handle, shared.
+    pub fn live_config(&self) -> &LiveConfig {
+        &self.inner.config
     }
 
     /// The store.
@@ -283,6 +306,9 @@ impl Daemon {
         let restart_required = restart_required(&self.inner.started_config, &config);
         self.inner.events.set_retention(config.daemon.event_retention);
         self.inner.config.replace(config);
+        if let Some(automation) = self.automation() {
+            automation.reload(self.inner.config.get());
+        }
         *self.inner.loading.write().unwrap_or_else(|p| p.into_inner()) =
             Loading { exists, loaded_at: Utc::now(), reload_error: None };
         tracing::info!(?restart_required, "configuration reloaded");

@@ -186,6 +186,19 @@ async fn run(project: Project, socket: PathBuf, config: Config, log: LogHandle, 
     if let Err(err) = daemon.supervisor().recover().await {
         return reporter.send(Report::Failed(format!("cannot recover the tasks of the previous run: {err}")));
     }
+    // Before the socket opens, so that no client finds the rules missing. Schedules that catch
+    // up queue their tasks now; the supervisor runs them once it starts below.
+    let parts = crate::automation::Parts {
+        store: daemon.store().clone(),
+        events: daemon.event_bus(),
+        queue: daemon.queue().clone(),
+        config: daemon.live_config().clone(),
+        root: daemon.project().root().to_owned(),
+    };
+    match crate::automation::Automation::start(parts) {
+        Ok(automation) => daemon.attach_automation(automation),
+        Err(err) => return reporter.send(Report::Failed(err)),
+    }
     let settings = steward_ipc::Settings {
         max_message_bytes: usize::try_from(daemon.config().daemon.max_message_bytes).unwrap_or(usize::MAX),
         ..steward_ipc::Settings::default()
@@ -233,6 +246,10 @@ async fn run(project: Project, socket: PathBuf, config: Config, log: LogHandle, 
 /// them, close connections, and leave an accurate state behind.
 async fn stop(daemon: &Daemon, server: &ServerHandle, heartbeat_stop: CancellationToken) {
     let grace_s = daemon.stop_grace_s();
+    // Rules stop first: nothing fires into a queue that no longer takes work.
+    if let Some(automation) = daemon.automation() {
+        automation.stop().await;
+    }
     daemon.queue().stop_accepting();
     daemon.set_run_state(RunState::Stopping);
     let _ = notify::stopping();

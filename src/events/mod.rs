@@ -10,12 +10,12 @@ pub mod sql;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 /// One event: `{seq, time, topic, data}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,6 +136,9 @@ pub struct EventBus {
     capacity: usize,
     live: broadcast::Sender<Arc<Event>>,
     persist: Option<Persist>,
+    /// A consumer that must see every event, in order, however slow it is (automation): a
+    /// broadcast receiver that lags loses events, this channel does not.
+    tap: OnceLock<mpsc::UnboundedSender<Arc<Event>>>,
 }
 
 /// Where events are kept beyond the window.
@@ -151,7 +154,13 @@ impl EventBus {
     /// A bus that keeps the last `capacity` events in memory only.
     pub fn new(capacity: usize) -> Self {
         let (live, _) = broadcast::channel(capacity.max(16));
-        Self { window: Mutex::new(Window { next_seq: 1, recent: VecDeque::new() }), capacity, live, persist: None }
+        Self {
+            window: Mutex::new(Window { next_seq: 1, recent: VecDeque::new() }),
+            capacity,
+            live,
+            persist: None,
+            tap: OnceLock::new(),
+        }
     }
 
     /// A bus that also stores every event through `writer`, numbering on from `last_seq` (the
@@ -163,7 +172,13 @@ impl EventBus {
             capacity,
             live,
             persist: Some(Persist { writer, retention: AtomicU64::new(retention) }),
+            tap: OnceLock::new(),
         }
+    }
+
+    /// Sends every event from now on to `tap` as well (set once; later calls are ignored).
+    pub fn set_tap(&self, tap: mpsc::UnboundedSender<Arc<Event>>) {
+        let _ = self.tap.set(tap);
     }
 
     /// Changes how many events the store keeps (from the next prune on).
@@ -195,6 +210,11 @@ impl EventBus {
                 let keep = persist.retention.load(Ordering::Relaxed);
                 persist.writer.write_and_forget("event retention", move |conn| sql::prune(conn, keep).map(drop));
             }
+        }
+        if let Some(tap) = self.tap.get() {
+            // Under the lock, so the tap sees events in sequence order; a closed tap is a
+            // consumer that has stopped.
+            let _ = tap.send(event.clone());
         }
         // No receivers is fine: nobody is listening right now.
         let _ = self.live.send(event.clone());

@@ -148,6 +148,22 @@ impl Queue {
         config: &Config,
         batch: Option<Batch>,
     ) -> impl Future<Output = Result<Task, QueueError>> + use<> {
+        self.submit_with(submission, config, batch, |_| Ok(()))
+    }
+
+    /// Like [`submit`](Self::submit), with `also` written in the same transaction as the task:
+    /// a rule's state is stored with the task it submitted, so a crash can neither lose the
+    /// task nor submit it twice.
+    pub fn submit_with<A>(
+        &self,
+        submission: Submission,
+        config: &Config,
+        batch: Option<Batch>,
+        also: A,
+    ) -> impl Future<Output = Result<Task, QueueError>> + use<A>
+    where
+        A: FnOnce(&rusqlite::Connection) -> rusqlite::Result<()> + Send + 'static,
+    {
         let checked = if self.inner.accepting.load(Ordering::SeqCst) {
             submit::check(submission, config).map_err(QueueError::Invalid)
         } else {
@@ -158,7 +174,10 @@ impl Queue {
             let created_at = now();
             self.inner.store.writer().write_then(
                 batch,
-                move |conn| sql::insert(conn, &task, &created_at),
+                move |conn| {
+                    also(conn)?;
+                    sql::insert(conn, &task, &created_at)
+                },
                 // On the writer thread once durable: the event cannot be lost with the caller.
                 move |task: &Task| {
                     inner.events.emit(

@@ -7,7 +7,7 @@
 //! corrupt, or written by a newer steward) is moved aside under a name that says when and why,
 //! never overwritten, and the daemon starts with an empty one.
 
-mod schema;
+pub(crate) mod schema;
 mod writer;
 
 use std::path::{Path, PathBuf};

@@ -55,6 +55,21 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX events_by_topic ON events (topic, seq);
     "#,
+    // 2: automation: each rule's and schedule's switch, counts and schedule cursor; settings
+    // such as the global automation switch.
+    r#"
+    CREATE TABLE rule_state (
+        id         TEXT    PRIMARY KEY,
+        enabled    INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+        fire_count INTEGER NOT NULL,
+        last_fired TEXT,
+        cursor     TEXT
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 /// The version this build writes.

@@ -10,7 +10,7 @@ use jsonrpsee::core::client::Client;
 
 use crate::api::{EventApiClient, TaskApiClient};
 use crate::cli::{Failure, GlobalArgs, Outcome, Target, block_on, rpc_failure};
-use crate::events::{Event, TopicFilter, format_time};
+use crate::events::{Event, TopicFilter};
 
 /// Options of `daemon attach`.
 #[derive(Debug, Args)]
@@ -168,13 +168,7 @@ fn print_line(id: u64, line: &str, json: bool) -> Result<(), Failure> {
 }
 
 fn print_event(event: &Event, json: bool) -> Result<(), Failure> {
-    let line = if json {
-        serde_json::to_string(event)?
-    } else if event.data.is_null() {
-        format!("{}  {:>6}  {}", format_time(&event.time), event.seq, event.topic)
-    } else {
-        format!("{}  {:>6}  {}  {}", format_time(&event.time), event.seq, event.topic, event.data)
-    };
+    let line = if json { serde_json::to_string(event)? } else { crate::cli::event::event_line(event) };
     write_line(&line)
 }
 
