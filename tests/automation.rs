@@ -104,6 +104,9 @@ fn a_change_under_a_watched_glob_submits_one_task_after_the_debounce_with_the_pa
     assert_eq!(fired[0]["data"]["paths"], json!(["src/a.rs", "src/deep/b.rs"]));
     let rule = rule_status(&project, "auto-test");
     assert_eq!(rule["fire_count"], 1);
+    let summary = project.call("daemon.status", json!({}))["result"]["automation"].clone();
+    assert_eq!(summary["rules"], 1);
+    assert!(summary["watched_directories"].as_u64().is_some(), "{summary}");
     assert!(!events(&project, "file:changed").is_empty());
 }
 
@@ -274,6 +277,8 @@ fn disable_stops_firing_and_survives_a_restart() {
     assert_eq!(status(&project)["enabled"], false);
     let shown = project.run(&["automation", "status"]);
     assert!(shown.ok().starts_with("automation: OFF"), "{}", shown.stdout);
+    let summary = project.run(&["status"]);
+    assert!(summary.ok().contains("automation   OFF, 2 rules, 0 schedules"), "{}", summary.stdout);
     project.call("event.emit", json!({ "topic": "user:x" }));
     project.run(&["automation", "enable"]).code(0);
     emit_and_settle(&project, 4);
@@ -492,7 +497,8 @@ fn running_out_of_inotify_watches_is_reported_once_with_the_fix() {
             std::io::Read::read_to_string(daemon.stderr.as_mut().unwrap(), &mut stderr).unwrap();
             panic!("the daemon exited with {status}: {stderr}");
         }
-        project.socket().exists()
+        // The socket file appears at bind, a moment before the daemon listens on it.
+        std::os::unix::net::UnixStream::connect(project.socket()).is_ok()
     });
     wait_until("the daemon answers", || harness::ping_ok(&project));
     wait_until("the problem is reported", || !status(&project)["watch"]["problem"].is_null());

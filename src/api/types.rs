@@ -58,6 +58,75 @@ pub struct DaemonStatus {
     pub events: EventStatus,
     /// The task queue.
     pub tasks: TaskStatus,
+    /// Rules, schedules and the watcher, in short (absent while automation is not running).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automation: Option<AutomationSummary>,
+}
+
+/// Part of [`DaemonStatus`]: automation in a few numbers; `automation.status` has the details.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AutomationSummary {
+    /// Automation as a whole is on.
+    pub enabled: bool,
+    /// `[[rules]]` entries, and how many of them are switched on.
+    pub rules: usize,
+    pub rules_enabled: usize,
+    /// `[[schedule]]` entries, and how many of them are switched on.
+    pub schedules: usize,
+    pub schedules_enabled: usize,
+    /// The next rule or schedule due, by its id, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<NextFire>,
+    /// Directories watched, when the watcher runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watched_directories: Option<usize>,
+    /// What keeps the watcher from watching everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch_problem: Option<String>,
+}
+
+/// Part of [`AutomationSummary`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NextFire {
+    /// The rule's id or the schedule's name.
+    pub id: String,
+    /// When (RFC 3339 UTC).
+    pub at: String,
+}
+
+impl AutomationSummary {
+    /// The summary of a full automation status.
+    pub fn of(status: &crate::automation::AutomationStatus) -> Self {
+        let next = status
+            .rules
+            .iter()
+            .filter(|rule| rule.enabled)
+            .filter_map(|rule| rule.next_fire.map(|at| (rule.id.clone(), at)))
+            .chain(
+                status
+                    .schedules
+                    .iter()
+                    .filter(|s| s.enabled)
+                    .filter_map(|s| s.next_fire.map(|at| (s.name.clone(), at))),
+            )
+            .min_by_key(|(_, at)| *at)
+            .filter(|_| status.enabled)
+            .map(|(id, at)| NextFire { id, at: crate::events::format_time(&at) });
+        AutomationSummary {
+            enabled: status.enabled,
+            rules: status.rules.len(),
+            rules_enabled: status.rules.iter().filter(|rule| rule.enabled).count(),
+            schedules: status.schedules.len(),
+            schedules_enabled: status.schedules.iter().filter(|s| s.enabled).count(),
+            next,
+            watched_directories: status.watch.directories,
+            watch_problem: status
+                .watch
+                .problem
+                .as_ref()
+                .and_then(|problem| problem.get("message").and_then(|m| m.as_str()).map(str::to_owned)),
+        }
+    }
 }
 
 /// Part of [`DaemonStatus`].

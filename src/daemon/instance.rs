@@ -17,8 +17,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::types::{
-    ConfigStatus, ConnectionStatus, DaemonStatus, EventStatus, Heartbeat, LogStatus, Pong, Reloaded, RunState,
-    TaskStatus,
+    AutomationSummary, ConfigStatus, ConnectionStatus, DaemonStatus, EventStatus, Heartbeat, LogStatus, Pong, Reloaded,
+    RunState, TaskStatus,
 };
 use crate::automation::Automation;
 use crate::config::Config;
@@ -219,7 +219,12 @@ impl Daemon {
                 None
             }
         };
+        let automation = match self.automation() {
+            Some(automation) => automation.status().await.ok().map(|status| AutomationSummary::of(&status)),
+            None => None,
+        };
         DaemonStatus {
+            automation,
             state: self.run_state(),
             pid: self.inner.pid,
             version: env!("CARGO_PKG_VERSION").into(),

@@ -60,6 +60,7 @@ fn render(status: &DaemonStatus) -> String {
         ("connections", format!("{} open (limit {})", status.connections.open, status.connections.max)),
         ("events", format!("{} so far, {} live subscribers", status.events.last_seq, status.events.subscribers)),
         ("tasks", tasks_summary(status)),
+        ("automation", automation_summary(status)),
     ];
     for (label, value) in rows {
         out.push_str(&format!("  {label:<12} {value}\n"));
@@ -72,6 +73,36 @@ fn render(status: &DaemonStatus) -> String {
             task.id,
             crate::cli::task_excerpt(&task.prompt, 60)
         ));
+    }
+    out
+}
+
+fn automation_summary(status: &DaemonStatus) -> String {
+    let Some(automation) = &status.automation else { return "not running".to_owned() };
+    let count = |total: usize, on: usize, what: &str| {
+        let plural = if total == 1 { "" } else { "s" };
+        if on == total { format!("{total} {what}{plural}") } else { format!("{total} {what}{plural} ({on} on)") }
+    };
+    let mut out = format!(
+        "{}, {}, {}",
+        if automation.enabled { "on" } else { "OFF" },
+        count(automation.rules, automation.rules_enabled, "rule"),
+        count(automation.schedules, automation.schedules_enabled, "schedule")
+    );
+    if let Some(next) = &automation.next {
+        let when = chrono::DateTime::parse_from_rfc3339(&next.at)
+            .map(|at| {
+                let seconds = (at.to_utc() - chrono::Utc::now()).num_seconds().max(0);
+                format!("in {}", human_duration(seconds as u64))
+            })
+            .unwrap_or_else(|_| next.at.clone());
+        out.push_str(&format!("; next: {} {when}", next.id));
+    }
+    if let Some(directories) = automation.watched_directories {
+        out.push_str(&format!("; watching {directories} directories"));
+    }
+    if let Some(problem) = &automation.watch_problem {
+        out.push_str(&format!("\n               watch problem: {problem} (see `steward automation status`)"));
     }
     out
 }
