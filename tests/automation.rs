@@ -483,7 +483,7 @@ fn running_out_of_inotify_watches_is_reported_once_with_the_fix() {
     }
     // A user namespace has its own limit, which its owner may lower: here, 5 watches.
     let script = format!("echo 5 > /proc/sys/user/max_inotify_watches && exec {BIN} daemon run");
-    let mut daemon = Command::new("unshare")
+    let daemon = Command::new("unshare")
         .args(["--user", "--map-root-user", "sh", "-c", &script])
         .current_dir(project.root())
         .env_remove("NOTIFY_SOCKET")
@@ -491,6 +491,9 @@ fn running_out_of_inotify_watches_is_reported_once_with_the_fix() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("unshare (util-linux) runs; the test needs it");
+    // Whatever happens below, the daemon does not outlive the test.
+    let mut daemon = KillOnDrop(daemon);
+    let daemon = &mut daemon.0;
     wait_until("the daemon listens", || {
         if let Ok(Some(status)) = daemon.try_wait() {
             let mut stderr = String::new();
@@ -513,6 +516,18 @@ fn running_out_of_inotify_watches_is_reported_once_with_the_fix() {
     assert!(status(&project)["watch"]["directories"].as_u64().unwrap() >= 1);
     let pid = project.pid_file().unwrap();
     kill(pid, Signal::SIGTERM);
-    let status = harness::wait_exit(&mut daemon);
+    let status = harness::wait_exit(daemon);
     assert!(status.success() || !process_exists(pid));
+}
+
+/// A child process killed when the test ends, passed or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
