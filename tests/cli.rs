@@ -50,10 +50,10 @@ fn config_check_names_line_key_and_fix() {
         (Some(false), Some(3), Some("daemon.shutdown_grace_s"))
     );
     assert!(out["fix"].is_string());
-    project.write_config("[github]\nrepo = \"a/b\"\n");
+    project.write_config("[frobnicate]\nenabled = true\n");
     let ran = project.run(&["config", "check"]);
     ran.code(1);
-    assert!(ran.stderr.contains("unknown section `[github]`"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("unknown section `[frobnicate]`"), "{}", ran.stderr);
 }
 
 #[test]

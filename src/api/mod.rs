@@ -6,6 +6,7 @@ pub mod daemon;
 pub mod error;
 pub mod event;
 mod params;
+pub mod steward;
 pub mod task;
 pub mod types;
 
@@ -15,6 +16,7 @@ use jsonrpsee::core::server::Methods;
 pub use automation::{AutomationApiClient, AutomationApiServer, AutomationRpc};
 pub use daemon::{DaemonApiClient, DaemonApiServer, DaemonRpc};
 pub use event::{EventApiClient, EventApiServer, EventRpc};
+pub use steward::{StewardApiClient, StewardApiServer, StewardRpc};
 pub use task::{TaskApiClient, TaskApiServer, TaskRpc};
 
 use crate::daemon::Daemon;
@@ -39,6 +41,10 @@ pub const PARAMS: &[params::Spec] = &[
     ("task.cancel", &["id"]),
     ("task.stats", &[]),
     ("task.output", &["id", "offset", "limit"]),
+    ("steward.status", &[]),
+    ("steward.tick", &["loop"]),
+    ("session.list", &["state", "limit"]),
+    ("session.get", &["id"]),
 ];
 
 /// Every method the daemon serves.
@@ -47,6 +53,7 @@ pub fn methods(daemon: Daemon) -> Methods {
     module.merge(DaemonRpc { daemon: daemon.clone() }.into_rpc()).expect("method names are unique");
     module.merge(EventRpc { daemon: daemon.clone() }.into_rpc()).expect("method names are unique");
     module.merge(AutomationRpc { daemon: daemon.clone() }.into_rpc()).expect("method names are unique");
+    module.merge(StewardRpc { daemon: daemon.clone() }.into_rpc()).expect("method names are unique");
     module.merge(TaskRpc { daemon }.into_rpc()).expect("method names are unique");
     params::guard(module.into(), PARAMS)
 }

@@ -484,8 +484,11 @@ impl Runner {
                 };
                 let config = self.parts.config.get();
                 let saved = state.clone();
-                let submitted =
-                    self.parts.queue.submit_with(submission, &config, None, move |conn| sql::save(conn, &saved)).await;
+                let submitted = self
+                    .parts
+                    .queue
+                    .submit_with(submission, &config, None, move |conn, _| sql::save(conn, &saved))
+                    .await;
                 match submitted {
                     Ok(task) => {
                         tracing::info!(rule, task = task.id, "rule fired: task submitted");

@@ -8,7 +8,9 @@ mod completions;
 mod config;
 mod daemon;
 mod event;
+mod github;
 mod init;
+mod session;
 mod target;
 mod task;
 
@@ -63,6 +65,12 @@ pub enum Command {
     /// Emit and list events.
     #[command(subcommand)]
     Event(event::EventCommand),
+    /// The GitHub modes: status, and running a loop now.
+    #[command(subcommand)]
+    Github(github::GithubCommand),
+    /// The sessions of the GitHub modes.
+    #[command(subcommand)]
+    Session(session::SessionCommand),
     /// Check or show the configuration.
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -116,6 +124,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Task(command) => task::run(&global, command),
         Command::Automation(command) => automation::run(&global, command),
         Command::Event(command) => event::run(&global, command),
+        Command::Github(command) => github::run(&global, command),
+        Command::Session(command) => session::run(&global, command),
         Command::Config(command) => config::run(&global, command),
         Command::Completions(args) => completions::run(args),
         Command::TaskShim(args) => Ok(crate::supervisor::process::run_shim(args)),

@@ -14,6 +14,8 @@
 mod automation;
 mod diagnose;
 mod error;
+mod github;
+pub mod github_checks;
 mod interpolate;
 mod locate;
 mod template;
@@ -31,6 +33,7 @@ pub use automation::{
     TriggerType, WatchConfig,
 };
 pub use error::ConfigError;
+pub use github::{GithubConfig, Intervals, Mode, PolicyConfig, StewardConfig, TriageConfig, TriageRule};
 pub use interpolate::{expand_env_value, referenced_vars};
 pub use template::template;
 pub use validate::{Invalid, Place};
@@ -57,6 +60,14 @@ pub struct Config {
     /// `[[rules]]`: trigger -> condition -> action.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RuleConfig>,
+    /// `[steward]`: the GitHub modes.
+    pub steward: StewardConfig,
+    /// `[github]`: the repository and the API.
+    pub github: GithubConfig,
+    /// `[policy]`: what the GitHub loops may touch.
+    pub policy: PolicyConfig,
+    /// `[triage]`: how issues get labels.
+    pub triage: TriageConfig,
 }
 
 /// `[daemon]`: the resident process itself.

@@ -46,10 +46,43 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
         "Never watched, in .gitignore syntax (.gitignore files, .git/ and .steward/ are always honoured too)",
     ),
     ("watch.debounce_ms", "Quiet time in milliseconds before a burst of changes is handed to the rules"),
+    (
+        "steward.mode",
+        "The GitHub loops: \"off\", \"triage\" (label issues), \"feedback\" (resume paused sessions), \"run\" (work on ready issues, with feedback) or \"full\"",
+    ),
+    ("steward.dry_run", "Log every GitHub change as a `steward:dry_run` event instead of making it"),
+    ("steward.intervals.triage_s", "Seconds between two triage passes over open issues"),
+    ("steward.intervals.feedback_s", "Seconds between two looks for answers to paused sessions' questions"),
+    ("steward.intervals.run_s", "Seconds between two looks for ready issues to work on"),
+    ("steward.intervals.health_s", "Seconds between two checks of running sessions"),
+    ("steward.intervals.idle_s", "Seconds the loops wait after the daemon starts before their first pass"),
+    ("github.repo", "The repository, \"owner/name\"; empty: read from the `origin` remote"),
+    ("github.api_url", "GitHub's API; for GitHub Enterprise Server \"https://HOST/api/v3\""),
+    ("github.token_env", "The environment variable that holds the token (never the token itself)"),
+    ("policy.allow", "Repositories (\"owner/name\") the GitHub loops may act on; empty: none, so nothing happens"),
+    (
+        "policy.ready_label",
+        "The label that marks an issue ready; it counts only when someone with write access applied it",
+    ),
+    ("policy.max_active_sessions", "Issues worked on at the same time"),
+    ("policy.max_paused_sessions", "Sessions that may wait for a human's answer at the same time"),
+    ("policy.max_attempts", "Agent runs per session before it is handed to a human"),
+    ("policy.max_session_minutes", "Wall-clock minutes one session may take"),
+    ("policy.block_labels", "Issues with any of these labels are left alone"),
+    ("policy.trusted_associations", "Whose comments count as answers (GitHub's author_association values)"),
+    ("triage.agent", "Also ask the agent for labels and readiness (it answers JSON)"),
+    ("triage.allowed_labels", "Labels triage may apply besides those of [[triage.rules]]"),
 ];
 
 /// Written after the keys of a table: what the defaults cannot show, such as a named agent.
 const AFTER_TABLE: &[(&str, &str)] = &[
+    (
+        "triage",
+        "\n# Triage rules: labels for untriaged issues whose title or body matches (all conditions given must hold).\n\
+         # [[triage.rules]]\n\
+         # labels = [\"bug\"]\n\
+         # title_regex = \"(?i)crash|panic|error\"\n",
+    ),
     (
         "watch",
         "\n# Schedules submit a prompt as a task on a cron schedule: 5 fields (minute hour day month weekday),\n\

@@ -120,7 +120,7 @@ fn unknown_key_without_a_close_match_or_in_the_wrong_table() {
     assert_eq!(err.problem, "unknown key `max_parallel_tasks` outside any section");
     assert_eq!(
         err.fix,
-        "move it below the `[daemon]` line; the top level holds only sections: [daemon], [agent], [agents.NAME], [watch], [[schedule]], [[rules]]"
+        "move it below the `[daemon]` line; the top level holds only sections: [daemon], [agent], [agents.NAME], [watch], [[schedule]], [[rules]], [steward], [github], [policy], [triage]"
     );
 }
 
@@ -143,13 +143,13 @@ fn unknown_section_lists_the_known_ones() {
     assert_eq!(err.problem, "unknown section `[frobnicate]`");
     assert_eq!(
         err.fix,
-        "remove the [frobnicate] section; this version of steward knows: [daemon], [agent], [agents.NAME], [watch], [[schedule]], [[rules]]"
+        "remove the [frobnicate] section; this version of steward knows: [daemon], [agent], [agents.NAME], [watch], [[schedule]], [[rules]], [steward], [github], [policy], [triage]"
     );
 
     let err = error("[deamon]\n");
     assert_eq!(
         err.fix,
-        "did you mean `[daemon]`? the known sections are: [daemon], [agent], [agents.NAME], [watch], [[schedule]], [[rules]]"
+        "did you mean `[daemon]`? the known sections are: [daemon], [agent], [agents.NAME], [watch], [[schedule]], [[rules]], [steward], [github], [policy], [triage]"
     );
     let err = error("[agnet]\ncommand = [\"x\"]\n");
     assert!(err.fix.starts_with("did you mean `[agent]`?"), "{err}");

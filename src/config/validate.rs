@@ -72,6 +72,45 @@ pub(crate) const INTEGER_KEYS: &[IntegerKey] = &[
     IntegerKey { key: "daemon.log.max_size_mb", min: 1, max: 10240, get: |config| config.daemon.log.max_size_mb },
     IntegerKey { key: "daemon.log.max_files", min: 1, max: 100, get: |config| u64::from(config.daemon.log.max_files) },
     IntegerKey { key: "watch.debounce_ms", min: 10, max: 600_000, get: |config| config.watch.debounce_ms },
+    IntegerKey {
+        key: "steward.intervals.triage_s",
+        min: 10,
+        max: 86_400,
+        get: |config| config.steward.intervals.triage_s,
+    },
+    IntegerKey {
+        key: "steward.intervals.feedback_s",
+        min: 5,
+        max: 86_400,
+        get: |config| config.steward.intervals.feedback_s,
+    },
+    IntegerKey { key: "steward.intervals.run_s", min: 5, max: 86_400, get: |config| config.steward.intervals.run_s },
+    IntegerKey {
+        key: "steward.intervals.health_s",
+        min: 5,
+        max: 3600,
+        get: |config| config.steward.intervals.health_s,
+    },
+    IntegerKey { key: "steward.intervals.idle_s", min: 0, max: 3600, get: |config| config.steward.intervals.idle_s },
+    IntegerKey {
+        key: "policy.max_active_sessions",
+        min: 1,
+        max: 16,
+        get: |config| u64::from(config.policy.max_active_sessions),
+    },
+    IntegerKey {
+        key: "policy.max_paused_sessions",
+        min: 0,
+        max: 100,
+        get: |config| u64::from(config.policy.max_paused_sessions),
+    },
+    IntegerKey { key: "policy.max_attempts", min: 1, max: 20, get: |config| u64::from(config.policy.max_attempts) },
+    IntegerKey {
+        key: "policy.max_session_minutes",
+        min: 1,
+        max: 10_080,
+        get: |config| config.policy.max_session_minutes,
+    },
 ];
 
 /// The bounds of integer key `key`, if it is one.
@@ -94,6 +133,7 @@ pub(crate) fn validate(config: &Config) -> Result<(), Invalid> {
         check_agent(&format!("agents.{name}"), agent)?;
     }
     crate::automation::compile::compile(config)?;
+    super::github_checks::check(config)?;
     Ok(())
 }
 

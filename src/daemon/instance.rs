@@ -21,12 +21,13 @@ use crate::api::types::{
     RunState, TaskStatus,
 };
 use crate::automation::Automation;
-use crate::config::Config;
+use crate::config::{Config, Mode};
 use crate::events::{EventBus, format_time};
 use crate::live_config::LiveConfig;
 use crate::logging::{LogHandle, LogSettings};
 use crate::paths::Project;
 use crate::queue::Queue;
+use crate::steward::Steward;
 use crate::store::Store;
 use crate::supervisor::Supervisor;
 
@@ -71,6 +72,11 @@ struct Inner {
     supervisor: Supervisor,
     server: OnceLock<ServerHandle>,
     automation: OnceLock<Automation>,
+    steward: OnceLock<Steward>,
+    /// The stop was asked for because something failed for good: the process exits non-zero.
+    failed: std::sync::atomic::AtomicBool,
+    /// `daemon start --mode`: wins over `[steward].mode` for this run, across reloads.
+    mode_override: OnceLock<Mode>,
     log: Option<LogHandle>,
     stop: CancellationToken,
     stop_grace_s: Mutex<Option<u64>>,
@@ -110,6 +116,9 @@ impl Daemon {
                 supervisor,
                 server: OnceLock::new(),
                 automation: OnceLock::new(),
+                steward: OnceLock::new(),
+                failed: std::sync::atomic::AtomicBool::new(false),
+                mode_override: OnceLock::new(),
                 log,
                 stop: CancellationToken::new(),
                 stop_grace_s: Mutex::new(None),
@@ -130,6 +139,45 @@ impl Daemon {
     /// The automation component, once it runs.
     pub fn automation(&self) -> Option<&Automation> {
         self.inner.automation.get()
+    }
+
+    /// Records the GitHub loops once they run.
+    pub fn attach_steward(&self, steward: Steward) {
+        let _ = self.inner.steward.set(steward);
+    }
+
+    /// The GitHub loops, once they run.
+    pub fn steward(&self) -> Option<&Steward> {
+        self.inner.steward.get()
+    }
+
+    /// Stops the daemon because something failed for good; the process then exits non-zero, so
+    /// that a service manager restarts it.
+    pub fn request_failure_stop(&self, reason: &str) {
+        self.inner.failed.store(true, Ordering::SeqCst);
+        self.request_stop(None, reason);
+    }
+
+    /// Whether the stop was a failure (see [`Daemon::request_failure_stop`]).
+    pub fn failed(&self) -> bool {
+        self.inner.failed.load(Ordering::SeqCst)
+    }
+
+    /// Sets the mode `daemon start --mode` asked for (once, at start).
+    pub fn set_mode_override(&self, mode: Option<Mode>) {
+        if let Some(mode) = mode {
+            let _ = self.inner.mode_override.set(mode);
+        }
+    }
+
+    /// The GitHub mode in force: `--mode` if given at start, else `[steward].mode`.
+    pub fn mode(&self) -> Mode {
+        self.inner.mode_override.get().copied().unwrap_or(self.config().steward.mode)
+    }
+
+    /// Whether the mode in force comes from `--mode`.
+    pub fn mode_overridden(&self) -> bool {
+        self.inner.mode_override.get().is_some()
     }
 
     /// The project served.
@@ -313,6 +361,9 @@ impl Daemon {
         self.inner.config.replace(config);
         if let Some(automation) = self.automation() {
             automation.reload(self.inner.config.get());
+        }
+        if let Some(steward) = self.steward() {
+            steward.reload();
         }
         *self.inner.loading.write().unwrap_or_else(|p| p.into_inner()) =
             Loading { exists, loaded_at: Utc::now(), reload_error: None };

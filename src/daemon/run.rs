@@ -44,6 +44,8 @@ pub struct Launch {
     pub config: Config,
     /// Where to listen.
     pub socket: PathBuf,
+    /// `daemon start --mode`: the GitHub mode for this run, whatever the configuration says.
+    pub mode: Option<crate::config::Mode>,
 }
 
 /// Who learns how startup went.
@@ -85,7 +87,7 @@ impl Reporter {
 
 /// Runs the daemon to the end; the return value is the process exit code.
 pub fn serve(launch: Launch, reporter: Reporter) -> ExitCode {
-    let Launch { project, config, socket } = launch;
+    let Launch { project, config, socket, mode } = launch;
     let foreground = matches!(reporter, Reporter::Foreground);
     if let Err(err) = crate::layout::create(&project) {
         return reporter.send(Report::Failed(format!("cannot prepare {}: {err}", project.steward_dir().display())));
@@ -127,7 +129,7 @@ pub fn serve(launch: Launch, reporter: Reporter) -> ExitCode {
                 return reporter.send(Report::Failed(format!("cannot start the async runtime: {err}")));
             }
         };
-    let code = runtime.block_on(run(project, socket, config, log, reporter));
+    let code = runtime.block_on(run(project, socket, config, mode, log, reporter));
     runtime.shutdown_timeout(Duration::from_secs(2));
     pidfile::remove_if_ours(&pid_file, pid);
     drop(lock);
@@ -168,7 +170,14 @@ fn assemble(
     Ok((Daemon::new(project, socket, components, Some(log)), warnings))
 }
 
-async fn run(project: Project, socket: PathBuf, config: Config, log: LogHandle, reporter: Reporter) -> ExitCode {
+async fn run(
+    project: Project,
+    socket: PathBuf,
+    config: Config,
+    mode: Option<crate::config::Mode>,
+    log: LogHandle,
+    reporter: Reporter,
+) -> ExitCode {
     // Handlers are installed before anyone can learn we are ready, so an early SIGTERM stops
     // us cleanly instead of killing us.
     let signals = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()));
@@ -182,6 +191,7 @@ async fn run(project: Project, socket: PathBuf, config: Config, log: LogHandle, 
         Ok(assembled) => assembled,
         Err(message) => return reporter.send(Report::Failed(message)),
     };
+    daemon.set_mode_override(mode);
     // Tasks a previous daemon left are settled before anyone can ask about them.
     if let Err(err) = daemon.supervisor().recover().await {
         return reporter.send(Report::Failed(format!("cannot recover the tasks of the previous run: {err}")));
@@ -221,6 +231,16 @@ async fn run(project: Project, socket: PathBuf, config: Config, log: LogHandle, 
     let _ = notify::status("serving");
     reporter.send(Report::Ready { pid, socket: socket.display().to_string(), warnings });
     tokio::spawn(daemon.supervisor().clone().run());
+    let stopper = daemon.clone();
+    daemon.attach_steward(crate::steward::Steward::start(crate::steward::Parts {
+        store: daemon.store().clone(),
+        events: daemon.event_bus(),
+        queue: daemon.queue().clone(),
+        config: daemon.live_config().clone(),
+        project: daemon.project().clone(),
+        mode_override: mode,
+        give_up: Box::new(move |reason| stopper.request_failure_stop(&reason)),
+    }));
     // Opening and checking the store allocated more than serving needs.
     memory::trim();
 
@@ -239,16 +259,19 @@ async fn run(project: Project, socket: PathBuf, config: Config, log: LogHandle, 
         }
     }
     stop(&daemon, &server, heartbeat_stop).await;
-    ExitCode::SUCCESS
+    if daemon.failed() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
 /// Stops in order: take no new work, say so, give running tasks their grace and interrupt
 /// them, close connections, and leave an accurate state behind.
 async fn stop(daemon: &Daemon, server: &ServerHandle, heartbeat_stop: CancellationToken) {
     let grace_s = daemon.stop_grace_s();
-    // Rules stop first: nothing fires into a queue that no longer takes work.
+    // Rules and the GitHub loops stop first: nothing fires into a queue that no longer takes work.
     if let Some(automation) = daemon.automation() {
         automation.stop().await;
+    }
+    if let Some(steward) = daemon.steward() {
+        steward.stop().await;
     }
     daemon.queue().stop_accepting();
     daemon.set_run_state(RunState::Stopping);

@@ -148,12 +148,12 @@ impl Queue {
         config: &Config,
         batch: Option<Batch>,
     ) -> impl Future<Output = Result<Task, QueueError>> + use<> {
-        self.submit_with(submission, config, batch, |_| Ok(()))
+        self.submit_with(submission, config, batch, |_, _| Ok(()))
     }
 
-    /// Like [`submit`](Self::submit), with `also` written in the same transaction as the task:
-    /// a rule's state is stored with the task it submitted, so a crash can neither lose the
-    /// task nor submit it twice.
+    /// Like [`submit`](Self::submit), with `also` written in the same transaction, right after
+    /// the task (which it is given, id included): a rule's state is stored with the task it
+    /// submitted, so a crash can neither lose the task nor submit it twice.
     pub fn submit_with<A>(
         &self,
         submission: Submission,
@@ -162,7 +162,7 @@ impl Queue {
         also: A,
     ) -> impl Future<Output = Result<Task, QueueError>> + use<A>
     where
-        A: FnOnce(&rusqlite::Connection) -> rusqlite::Result<()> + Send + 'static,
+        A: FnOnce(&rusqlite::Connection, &Task) -> rusqlite::Result<()> + Send + 'static,
     {
         let checked = if self.inner.accepting.load(Ordering::SeqCst) {
             submit::check(submission, config).map_err(QueueError::Invalid)
@@ -175,8 +175,9 @@ impl Queue {
             self.inner.store.writer().write_then(
                 batch,
                 move |conn| {
-                    also(conn)?;
-                    sql::insert(conn, &task, &created_at)
+                    let task = sql::insert(conn, &task, &created_at)?;
+                    also(conn, &task)?;
+                    Ok(task)
                 },
                 // On the writer thread once durable: the event cannot be lost with the caller.
                 move |task: &Task| {

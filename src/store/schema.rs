@@ -70,6 +70,43 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 3: the GitHub modes: sessions (the manifest a restart continues from) and triage answers
+    // awaited from the agent.
+    r#"
+    CREATE TABLE sessions (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        repo             TEXT    NOT NULL,
+        issue            INTEGER NOT NULL,
+        state            TEXT    NOT NULL CHECK (state IN
+                             ('preparing', 'running', 'publishing', 'checking', 'paused', 'done', 'escalated', 'cancelled')),
+        attempts         INTEGER NOT NULL,
+        branch           TEXT    NOT NULL,
+        worktree         TEXT    NOT NULL,
+        task             INTEGER,
+        pull             INTEGER,
+        progress_comment INTEGER,
+        question_comment INTEGER,
+        question         TEXT,
+        created_at       TEXT    NOT NULL,
+        updated_at       TEXT    NOT NULL,
+        finished_at      TEXT,
+        last_error       TEXT,
+        log              TEXT    NOT NULL
+    ) STRICT;
+    -- At most one session per issue that is not over (done, cancelled; an escalated one counts
+    -- as over until a person resumes it).
+    CREATE UNIQUE INDEX sessions_live ON sessions (repo, issue)
+        WHERE state NOT IN ('done', 'escalated', 'cancelled');
+    CREATE INDEX sessions_by_state ON sessions (state, id);
+
+    CREATE TABLE triage_pending (
+        repo         TEXT    NOT NULL,
+        issue        INTEGER NOT NULL,
+        task         INTEGER NOT NULL,
+        submitted_at TEXT    NOT NULL,
+        PRIMARY KEY (repo, issue)
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 /// The version this build writes.

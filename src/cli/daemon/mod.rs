@@ -20,11 +20,11 @@ pub enum DaemonCommand {
     /// Start the daemon for this project (detached unless --foreground).
     Start(start::StartArgs),
     /// Run the daemon in the foreground (same as `start --foreground`), for systemd and launchd.
-    Run,
+    Run(start::RunArgs),
     /// Stop the daemon and wait until it has exited.
     Stop(stop::StopArgs),
     /// Stop the daemon if it runs, then start it.
-    Restart(stop::StopArgs),
+    Restart(stop::RestartArgs),
     /// Show the daemon's status; exits 3 when it is not running.
     Status,
     /// Check that the daemon answers, and how fast.
@@ -41,7 +41,7 @@ pub enum DaemonCommand {
 pub fn run(global: &GlobalArgs, command: DaemonCommand) -> Outcome {
     match command {
         DaemonCommand::Start(args) => start::run(global, args),
-        DaemonCommand::Run => start::run(global, start::StartArgs { foreground: true }),
+        DaemonCommand::Run(args) => start::run(global, start::StartArgs { foreground: true, mode: args.mode }),
         DaemonCommand::Stop(args) => stop::run(global, args),
         DaemonCommand::Restart(args) => stop::restart(global, args),
         DaemonCommand::Status => status::run(global),

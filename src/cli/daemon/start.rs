@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::cli::target::resolve_project;
 use crate::cli::{Failure, GlobalArgs, Outcome, print_json};
-use crate::config::Config;
+use crate::config::{Config, Mode};
 use crate::daemon::detach::{Report, Side, detach};
 use crate::daemon::{Launch, Reporter, serve};
 use crate::paths::SocketEnv;
@@ -18,6 +18,24 @@ pub struct StartArgs {
     /// Do not detach: serve in this process until stopped (for systemd and launchd).
     #[arg(long)]
     pub foreground: bool,
+    /// The GitHub mode for this run, overriding `[steward].mode`: off, triage, feedback, run, full.
+    #[arg(long, value_name = "MODE", value_parser = parse_mode)]
+    pub mode: Option<Mode>,
+}
+
+/// Options of `daemon run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The GitHub mode for this run, overriding `[steward].mode`: off, triage, feedback, run, full.
+    #[arg(long, value_name = "MODE", value_parser = parse_mode)]
+    pub mode: Option<Mode>,
+}
+
+pub(super) fn parse_mode(text: &str) -> Result<Mode, String> {
+    Mode::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = Mode::ALL.iter().map(|mode| mode.name()).collect();
+        format!("{text:?} is not a mode; use one of {}", names.join(", "))
+    })
 }
 
 /// Validates the configuration, then starts the daemon detached or in the foreground.
@@ -36,7 +54,7 @@ pub fn run(global: &GlobalArgs, args: StartArgs) -> Outcome {
     }
     // Validate before anything forks, so a bad file is reported here with its line and fix.
     let config = Config::load(&project.config_file()).map_err(|err| Failure::Error(err.to_string()))?;
-    let launch = Launch { project: project.clone(), config, socket };
+    let launch = Launch { project: project.clone(), config, socket, mode: args.mode };
     if args.foreground {
         return Ok(serve(launch, Reporter::Foreground));
     }

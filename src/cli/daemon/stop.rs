@@ -23,6 +23,16 @@ pub struct StopArgs {
     pub grace: Option<u64>,
 }
 
+/// Options of `daemon restart`.
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    #[command(flatten)]
+    pub stop: StopArgs,
+    /// The GitHub mode for the new run, overriding `[steward].mode` (the old run's override is not kept).
+    #[arg(long, value_name = "MODE", value_parser = super::start::parse_mode)]
+    pub mode: Option<crate::config::Mode>,
+}
+
 /// How often the exit is checked.
 const POLL: Duration = Duration::from_millis(10);
 
@@ -52,7 +62,8 @@ pub fn run(global: &GlobalArgs, args: StopArgs) -> Outcome {
 }
 
 /// Stops the daemon if it runs, then starts it detached.
-pub fn restart(global: &GlobalArgs, args: StopArgs) -> Outcome {
+pub fn restart(global: &GlobalArgs, args: RestartArgs) -> Outcome {
+    let RestartArgs { stop: args, mode } = args;
     let target = Target::resolve(global)?;
     if target.project.is_none() {
         return Err(Failure::Usage(
@@ -64,7 +75,7 @@ pub fn restart(global: &GlobalArgs, args: StopArgs) -> Outcome {
     {
         println!("stopped (pid {pid})");
     }
-    super::start::run(global, super::start::StartArgs { foreground: false })
+    super::start::run(global, super::start::StartArgs { foreground: false, mode })
 }
 
 enum Stopped {

@@ -1,0 +1,34 @@
+//! `steward github tick LOOP`.
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::api::StewardApiClient;
+use crate::cli::{Failure, GlobalArgs, Outcome, Target, block_on, print_json, rpc_failure, write_stdout};
+
+/// Options of `github tick`.
+#[derive(Debug, Args)]
+pub struct TickArgs {
+    /// The loop: triage, feedback or run.
+    #[arg(value_name = "LOOP", value_parser = ["triage", "feedback", "run"])]
+    pub r#loop: String,
+}
+
+/// Runs the loop once and prints its report; exits 1 when the tick failed.
+pub fn run(global: &GlobalArgs, args: TickArgs) -> Outcome {
+    let target = Target::resolve(global)?;
+    let report = block_on(async {
+        let client = target.connect().await?;
+        client.tick(args.r#loop).await.map_err(|err| rpc_failure(&target, err))
+    })??;
+    if global.json {
+        print_json(&report)?;
+    } else {
+        write_stdout(&format!(
+            "{} {}: {} ({} ms)\n",
+            report.r#loop, report.outcome, report.summary, report.duration_ms
+        ))?;
+    }
+    if report.outcome == "failed" { Err(Failure::Silent(1)) } else { Ok(ExitCode::SUCCESS) }
+}
