@@ -55,8 +55,8 @@ pub enum GitHubError {
     Decode { what: String, message: String },
 
     #[error(
-        "listing {what} stopped after {pages} pages: more than steward reads in one go; narrow the listing \
-         (close stale items) or raise the page limit"
+        "listing {what} stopped after {pages} pages: more than steward reads in one go (10,000 items); close \
+         stale items to bring the listing under that"
     )]
     TooManyPages { what: String, pages: usize },
 

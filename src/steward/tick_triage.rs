@@ -86,17 +86,20 @@ pub(super) async fn run(context: &mut Context<'_>) -> Result<TickOutcome, TickEr
         if repo_labels.is_none() {
             repo_labels = Some(context.github.labels().await?.into_iter().map(|label| label.name).collect());
         }
+        // steward's own labels were made sure of before the tick; the rules' and the agent's are
+        // created with a neutral colour where the repository lacks them.
         let missing: Vec<Label> = plan
             .add
             .iter()
+            .filter(|name| !super::LABELS.iter().any(|(own, _, _)| own.eq_ignore_ascii_case(name)))
             .filter(|name| !repo_labels.as_ref().is_some_and(|known| has(known, name)))
             .map(|name| Label { name: name.clone(), color: RULE_LABEL_COLOUR.into(), description: String::new() })
             .collect();
-        if !missing.is_empty() {
-            context.github.ensure_labels(&missing).await?;
-            context.changes += missing.len() as u32;
+        for label in &missing {
+            context.github.create_label(label).await?;
+            context.changes += 1;
             if let Some(known) = repo_labels.as_mut() {
-                known.extend(missing.iter().map(|label| label.name.clone()));
+                known.push(label.name.clone());
             }
         }
         let mut commented = false;

@@ -83,6 +83,67 @@ fn summary(event: &Event) -> Option<String> {
             let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
             Some(format!("{}{tail}{rescan}", paths.join(", ")))
         }
+        topic if topic.starts_with("steward:") => steward_summary(topic, data),
+        _ => None,
+    }
+}
+
+/// The GitHub loops' events: `would label #3: bug, steward:triaged`, `run #4: skip (...)`.
+fn steward_summary(topic: &str, data: &Value) -> Option<String> {
+    let text = |key: &str| data.get(key).and_then(Value::as_str);
+    let number = |value: &Value, key: &str| value.get(key).and_then(Value::as_u64);
+    let names = |value: Option<&Value>| -> String {
+        value
+            .and_then(Value::as_array)
+            .map_or_else(String::new, |items| items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+    };
+    match topic {
+        "steward:tick" | "steward:tick_failed" => {
+            Some(format!("{} {}: {}", text("loop")?, text("outcome")?, text("summary")?))
+        }
+        "steward:decision" => {
+            let head = format!("{} #{}: {}", text("loop")?, number(data, "issue")?, text("decision")?);
+            Some(match text("reason") {
+                Some("selected") | None => head,
+                Some(reason) => format!("{head} ({reason}: {})", text("detail").unwrap_or_default()),
+            })
+        }
+        "steward:triaged" => {
+            let mut line = format!("#{}: {}", number(data, "issue")?, names(data.get("labels")));
+            if data.get("comment").and_then(Value::as_bool) == Some(true) {
+                line.push_str(", commented");
+            }
+            let refused = names(data.get("refused"));
+            if !refused.is_empty() {
+                line.push_str(&format!(", refused {refused}"));
+            }
+            if data.get("dry_run").and_then(Value::as_bool) == Some(true) {
+                line.push_str(" (dry run)");
+            }
+            Some(line)
+        }
+        "steward:triage_asked" => Some(format!("#{} -> task {}", number(data, "issue")?, number(data, "task")?)),
+        "steward:dry_run" => {
+            let request = data.get("request")?;
+            let chars = |key: &str| request.get(key).and_then(Value::as_str).map_or(0, |body| body.chars().count());
+            Some(match text("operation")? {
+                "add_labels" => format!("would label #{}: {}", number(request, "issue")?, names(request.get("labels"))),
+                "remove_label" => format!(
+                    "would unlabel #{}: {}",
+                    number(request, "issue")?,
+                    request.get("label").and_then(Value::as_str)?
+                ),
+                "create_comment" => {
+                    format!("would comment on #{} ({} characters)", number(request, "issue")?, chars("body"))
+                }
+                "update_comment" => {
+                    format!("would edit comment {} ({} characters)", number(request, "comment_id")?, chars("body"))
+                }
+                "create_label" => format!("would create the label {}", request.get("name").and_then(Value::as_str)?),
+                operation => format!("would {operation} {request}"),
+            })
+        }
+        "steward:giving_up" => text("reason").map(str::to_owned),
         _ => None,
     }
 }
@@ -97,6 +158,70 @@ mod tests {
         let time =
             chrono::DateTime::parse_from_rfc3339("2026-11-21T09:00:00Z").expect("time").with_timezone(&chrono::Utc);
         Event { seq: 7, time, topic: topic.to_owned(), data }
+    }
+
+    #[test]
+    fn steward_events_read_as_sentences() {
+        let cases = [
+            (
+                event(
+                    "steward:dry_run",
+                    json!({"operation": "add_labels", "request": {"issue": 3, "labels": ["bug", "steward:triaged"]}}),
+                ),
+                "would label #3: bug, steward:triaged",
+            ),
+            (
+                event(
+                    "steward:dry_run",
+                    json!({"operation": "create_comment", "request": {"issue": 3, "body": "héllo"}}),
+                ),
+                "would comment on #3 (5 characters)",
+            ),
+            (
+                event(
+                    "steward:dry_run",
+                    json!({"operation": "create_label", "request": {"name": "steward:ready", "color": "0e8a16"}}),
+                ),
+                "would create the label steward:ready",
+            ),
+            (
+                event("steward:dry_run", json!({"operation": "create_pull", "request": {"head": "b"}})),
+                "would create_pull {\"head\":\"b\"}",
+            ),
+            (
+                event(
+                    "steward:decision",
+                    json!({"loop": "run", "issue": 4, "decision": "skip", "reason": "not_ready", "detail": "it does not carry the ready label"}),
+                ),
+                "run #4: skip (not_ready: it does not carry the ready label)",
+            ),
+            (
+                event(
+                    "steward:decision",
+                    json!({"loop": "run", "issue": 5, "decision": "select", "reason": "selected", "detail": "selected"}),
+                ),
+                "run #5: select",
+            ),
+            (
+                event(
+                    "steward:triaged",
+                    json!({"issue": 2, "labels": ["perf", "steward:triaged"], "refused": ["wontfix"], "comment": true, "dry_run": false}),
+                ),
+                "#2: perf, steward:triaged, commented, refused wontfix",
+            ),
+            (
+                event(
+                    "steward:tick",
+                    json!({"loop": "triage", "outcome": "ok", "summary": "3 open issues; triaged 3"}),
+                ),
+                "triage ok: 3 open issues; triaged 3",
+            ),
+            (event("steward:triage_asked", json!({"issue": 9, "task": 12})), "#9 -> task 12"),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(summary(&event).as_deref(), Some(expected), "{}", event.topic);
+        }
+        assert_eq!(summary(&event("steward:dry_run", json!({"operation": "add_labels"}))), None, "malformed: raw JSON");
     }
 
     #[test]
