@@ -248,13 +248,22 @@ fn an_untrusted_labeller_is_skipped_with_the_reason() {
     assert_eq!(about(blocked)["reason"], "blocked_by");
     assert_eq!(about(trusted)["decision"], "select");
     assert!(report["summary"].as_str().unwrap().contains(&format!("selected #{trusted}")), "{report}");
-    // Deciding is reading: the run loop's selection changed nothing but steward's own labels.
-    assert!(fake.mutations().iter().all(|request| request.path == "/repos/octo/widgets/labels"));
+    // Skipped issues are only read: nothing was written about them.
+    for request in fake.mutations() {
+        for skipped in [untrusted, stranger, relabelled, blocked] {
+            assert!(!request.path.contains(&format!("/issues/{skipped}/")), "{} {}", request.method, request.path);
+        }
+    }
 
-    // The same decisions are not announced again at the next tick.
+    // A decision is announced when it changes: the selected issue is now in its session; the
+    // others are not announced again.
     let before = events(&project, "steward:decision").len();
     tick(&project, "run");
-    assert_eq!(events(&project, "steward:decision").len(), before);
+    let after = events(&project, "steward:decision");
+    assert_eq!(after.len(), before + 1);
+    assert_eq!(after.last().unwrap()["data"]["reason"], "in_session");
+    tick(&project, "run");
+    assert_eq!(events(&project, "steward:decision").len(), before + 1);
 }
 
 #[test]

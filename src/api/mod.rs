@@ -45,6 +45,8 @@ pub const PARAMS: &[params::Spec] = &[
     ("steward.tick", &["loop"]),
     ("session.list", &["state", "limit"]),
     ("session.get", &["id"]),
+    ("session.resume", &["id"]),
+    ("session.cancel", &["id"]),
 ];
 
 /// Every method the daemon serves.

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::error::{invalid_param, with_kind};
 use crate::daemon::Daemon;
-use crate::steward::session::{Session, SessionState};
+use crate::steward::session::{Session, SessionEvent, SessionState};
 use crate::steward::{Loop, StewardError, StewardStatus, TickReport, sql};
 
 /// steward's error codes for the GitHub modes.
@@ -19,6 +19,8 @@ pub mod codes {
     pub const NOT_FOUND: i32 = -32041;
     /// The store could not be read.
     pub const STORE_FAILED: i32 = -32042;
+    /// `session.resume` or `session.cancel` of a session in a state where it means nothing.
+    pub const REFUSED: i32 = -32043;
 }
 
 /// Default and largest number of sessions `session.list` returns.
@@ -50,6 +52,14 @@ pub trait StewardApi {
     /// One session with its log.
     #[method(name = "session.get", param_kind = map)]
     async fn get(&self, id: u64) -> RpcResult<Session>;
+
+    /// Resumes a paused session without an answer, or an escalated one with fresh attempts.
+    #[method(name = "session.resume", param_kind = map)]
+    async fn resume(&self, id: u64) -> RpcResult<Session>;
+
+    /// Cancels a session: its agent is stopped, its labels removed; the branch stays.
+    #[method(name = "session.cancel", param_kind = map)]
+    async fn cancel(&self, id: u64) -> RpcResult<Session>;
 }
 
 /// Serves [`StewardApiServer`].
@@ -73,6 +83,7 @@ fn to_rpc(err: StewardError) -> ErrorObjectOwned {
             json!({ "id": id }),
         ),
         StewardError::Store(message) => with_kind(codes::STORE_FAILED, "store_failed", message, json!({})),
+        StewardError::Refused(message) => with_kind(codes::REFUSED, "refused", message, json!({})),
     }
 }
 
@@ -110,6 +121,16 @@ impl StewardApiServer for StewardRpc {
             .await
             .map_err(|err| to_rpc(StewardError::Store(err.to_string())))?;
         Ok(SessionList { sessions })
+    }
+
+    async fn resume(&self, id: u64) -> RpcResult<Session> {
+        let steward = self.daemon.steward().ok_or_else(|| to_rpc(StewardError::Stopped))?;
+        steward.session(id, SessionEvent::Resume).await.map_err(to_rpc)
+    }
+
+    async fn cancel(&self, id: u64) -> RpcResult<Session> {
+        let steward = self.daemon.steward().ok_or_else(|| to_rpc(StewardError::Stopped))?;
+        steward.session(id, SessionEvent::Cancel).await.map_err(to_rpc)
     }
 
     async fn get(&self, id: u64) -> RpcResult<Session> {

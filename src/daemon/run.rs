@@ -209,6 +209,17 @@ async fn run(
         Ok(automation) => daemon.attach_automation(automation),
         Err(err) => return reporter.send(Report::Failed(err)),
     }
+    // Also before the socket opens: `steward.*` is served from the first request on.
+    let stopper = daemon.clone();
+    daemon.attach_steward(crate::steward::Steward::start(crate::steward::Parts {
+        store: daemon.store().clone(),
+        events: daemon.event_bus(),
+        queue: daemon.queue().clone(),
+        config: daemon.live_config().clone(),
+        project: daemon.project().clone(),
+        mode_override: mode,
+        give_up: Box::new(move |reason| stopper.request_failure_stop(&reason)),
+    }));
     let settings = steward_ipc::Settings {
         max_message_bytes: usize::try_from(daemon.config().daemon.max_message_bytes).unwrap_or(usize::MAX),
         ..steward_ipc::Settings::default()
@@ -231,16 +242,6 @@ async fn run(
     let _ = notify::status("serving");
     reporter.send(Report::Ready { pid, socket: socket.display().to_string(), warnings });
     tokio::spawn(daemon.supervisor().clone().run());
-    let stopper = daemon.clone();
-    daemon.attach_steward(crate::steward::Steward::start(crate::steward::Parts {
-        store: daemon.store().clone(),
-        events: daemon.event_bus(),
-        queue: daemon.queue().clone(),
-        config: daemon.live_config().clone(),
-        project: daemon.project().clone(),
-        mode_override: mode,
-        give_up: Box::new(move |reason| stopper.request_failure_stop(&reason)),
-    }));
     // Opening and checking the store allocated more than serving needs.
     memory::trim();
 

@@ -28,6 +28,11 @@ pub fn has_marker(body: &str, kind: &str, key: &str) -> bool {
     body.contains(&marker(kind, key))
 }
 
+/// Whether `body` is one of steward's comments (it starts with a marker of any kind).
+pub fn has_any_marker(body: &str) -> bool {
+    body.trim_start().starts_with("<!-- steward:")
+}
+
 /// The marker followed by `text`, cut (by characters, not bytes) to GitHub's limit if needed,
 /// with a note saying so at the end; a code block left open by the cut is closed first.
 pub fn comment_body(text: &str, kind: &str, key: &str) -> String {

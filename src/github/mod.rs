@@ -28,7 +28,7 @@ mod wire;
 use std::fmt;
 use std::sync::Arc;
 
-pub use comments::{MAX_COMMENT_CHARS, cap_comment, comment_body, has_marker, marker};
+pub use comments::{MAX_COMMENT_CHARS, cap_comment, comment_body, has_any_marker, has_marker, marker};
 pub use error::GitHubError;
 pub use repo::{RepoId, resolve_repo};
 pub use settings::{Limits, Settings};

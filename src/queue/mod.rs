@@ -164,8 +164,43 @@ impl Queue {
     where
         A: FnOnce(&rusqlite::Connection, &Task) -> rusqlite::Result<()> + Send + 'static,
     {
+        self.submit_placed(submission, config, batch, None, also)
+    }
+
+    /// Like [`submit_with`](Self::submit_with), for a task that runs its agent in `workdir` (a
+    /// GitHub session's worktree) and that a restart does not requeue: its session decides.
+    pub fn submit_in<A>(
+        &self,
+        submission: Submission,
+        config: &Config,
+        workdir: String,
+        also: A,
+    ) -> impl Future<Output = Result<Task, QueueError>> + use<A>
+    where
+        A: FnOnce(&rusqlite::Connection, &Task) -> rusqlite::Result<()> + Send + 'static,
+    {
+        self.submit_placed(submission, config, None, Some(workdir), also)
+    }
+
+    fn submit_placed<A>(
+        &self,
+        submission: Submission,
+        config: &Config,
+        batch: Option<Batch>,
+        workdir: Option<String>,
+        also: A,
+    ) -> impl Future<Output = Result<Task, QueueError>> + use<A>
+    where
+        A: FnOnce(&rusqlite::Connection, &Task) -> rusqlite::Result<()> + Send + 'static,
+    {
         let checked = if self.inner.accepting.load(Ordering::SeqCst) {
-            submit::check(submission, config).map_err(QueueError::Invalid)
+            submit::check(submission, config).map_err(QueueError::Invalid).map(|mut task| {
+                if let Some(workdir) = workdir {
+                    task.requeue = false;
+                    task.workdir = Some(workdir);
+                }
+                task
+            })
         } else {
             Err(QueueError::ShuttingDown)
         };

@@ -7,7 +7,7 @@ use super::submit::NewTask;
 use super::task::{LIST_PROMPT_CHARS, Task, TaskState};
 
 const COLUMNS: &str = "id, prompt, priority, state, agent, labels, source, created_at, started_at, \
-                       finished_at, exit_code, error, attempts, timeout_s, pid";
+                       finished_at, exit_code, error, attempts, timeout_s, pid, workdir";
 
 fn task_from_row(row: &Row<'_>) -> rusqlite::Result<Task> {
     let state: String = row.get(3)?;
@@ -29,6 +29,7 @@ fn task_from_row(row: &Row<'_>) -> rusqlite::Result<Task> {
         attempts: row.get(12)?,
         timeout_s: row.get(13)?,
         pid: row.get(14)?,
+        workdir: row.get(15)?,
         prompt_truncated: false,
     })
 }
@@ -37,10 +38,20 @@ fn task_from_row(row: &Row<'_>) -> rusqlite::Result<Task> {
 pub fn insert(conn: &Connection, task: &NewTask, now: &str) -> rusqlite::Result<Task> {
     let labels = serde_json::to_string(&task.labels).expect("a list of strings serialises");
     conn.prepare_cached(
-        "INSERT INTO tasks (prompt, priority, state, agent, labels, source, created_at, timeout_s) \
-         VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO tasks (prompt, priority, state, agent, labels, source, created_at, timeout_s, workdir, requeue) \
+         VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
-    .execute(params![task.prompt, task.priority, task.agent, labels, task.source, now, task.timeout_s])?;
+    .execute(params![
+        task.prompt,
+        task.priority,
+        task.agent,
+        labels,
+        task.source,
+        now,
+        task.timeout_s,
+        task.workdir,
+        task.requeue
+    ])?;
     Ok(Task {
         id: conn.last_insert_rowid() as u64,
         prompt: task.prompt.clone(),
@@ -57,6 +68,7 @@ pub fn insert(conn: &Connection, task: &NewTask, now: &str) -> rusqlite::Result<
         attempts: 0,
         timeout_s: task.timeout_s,
         pid: None,
+        workdir: task.workdir.clone(),
         prompt_truncated: false,
     })
 }
@@ -166,7 +178,7 @@ pub fn interrupt_running(conn: &Connection, now: &str) -> rusqlite::Result<Vec<u
 
 /// Interrupted tasks and how often each was started.
 pub fn interrupted(conn: &Connection) -> rusqlite::Result<Vec<(u64, u32)>> {
-    conn.prepare_cached("SELECT id, attempts FROM tasks WHERE state = 'interrupted' ORDER BY id")?
+    conn.prepare_cached("SELECT id, attempts FROM tasks WHERE state = 'interrupted' AND requeue = 1 ORDER BY id")?
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect()
 }
@@ -202,7 +214,16 @@ mod tests {
     }
 
     fn new(prompt: &str, priority: i64) -> NewTask {
-        NewTask { prompt: prompt.into(), priority, agent: None, labels: vec!["x".into()], source: None, timeout_s: 60 }
+        NewTask {
+            prompt: prompt.into(),
+            priority,
+            agent: None,
+            labels: vec!["x".into()],
+            source: None,
+            timeout_s: 60,
+            workdir: None,
+            requeue: true,
+        }
     }
 
     #[test]
@@ -259,6 +280,19 @@ mod tests {
         assert_eq!(get(&conn, b.id).unwrap().unwrap().error.as_deref(), Some("too often"));
         let counts: std::collections::HashMap<_, _> = counts(&conn).unwrap().into_iter().collect();
         assert_eq!((counts[&TaskState::Queued], counts[&TaskState::Failed], counts[&TaskState::Running]), (1, 1, 0));
+    }
+
+    #[test]
+    fn a_task_that_is_not_requeued_stays_interrupted() {
+        let conn = store();
+        let kept = NewTask { workdir: Some("/w/issue-1".into()), requeue: false, ..new("session", 0) };
+        let task = insert(&conn, &kept, "t0").unwrap();
+        assert_eq!(task.workdir.as_deref(), Some("/w/issue-1"));
+        claim_next(&conn, "t1").unwrap();
+        assert_eq!(interrupt_running(&conn, "t2").unwrap(), vec![task.id]);
+        assert_eq!(interrupted(&conn).unwrap(), vec![], "recovery leaves it to its session");
+        let stored = get(&conn, task.id).unwrap().unwrap();
+        assert_eq!((stored.state, stored.workdir.as_deref()), (TaskState::Interrupted, Some("/w/issue-1")));
     }
 
     #[test]

@@ -48,6 +48,11 @@ pub struct NewTask {
     pub source: Option<String>,
     /// The time limit.
     pub timeout_s: u64,
+    /// Where the agent runs; `None`: the project root.
+    pub workdir: Option<String>,
+    /// Whether a start requeues it after the daemon stopped or crashed while it ran. A GitHub
+    /// session's task is not: the session starts a new one with a prompt that says what exists.
+    pub requeue: bool,
 }
 
 /// A parameter that is not acceptable: its name and the problem.
@@ -136,7 +141,7 @@ pub fn check(submission: Submission, config: &Config) -> Result<NewTask, Invalid
             format!("must be at most {MAX_SOURCE_CHARS} characters without control characters"),
         ));
     }
-    Ok(NewTask { prompt, priority, agent, labels: unique, source, timeout_s })
+    Ok(NewTask { prompt, priority, agent, labels: unique, source, timeout_s, workdir: None, requeue: true })
 }
 
 #[cfg(test)]
@@ -163,7 +168,9 @@ mod tests {
                 agent: None,
                 labels: vec![],
                 source: None,
-                timeout_s: 120 * 60
+                timeout_s: 120 * 60,
+                workdir: None,
+                requeue: true,
             }
         );
     }

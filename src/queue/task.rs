@@ -107,6 +107,9 @@ pub struct Task {
     /// The supervising process's pid while running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
+    /// Where the agent runs when not in the project root (a GitHub session's worktree).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
     /// Set when `prompt` was cut for a list.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub prompt_truncated: bool,

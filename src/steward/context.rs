@@ -1,6 +1,7 @@
 //! What a tick works with, how it reports its decisions, and how it ends.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -22,12 +23,42 @@ pub(super) struct Context<'a> {
     pub decisions: &'a mut HashMap<(Loop, u64), String>,
     /// Changes made on GitHub so far (or reported instead, in dry run).
     pub changes: u32,
+    pub project_root: PathBuf,
+    /// Facts about the repository looked up once per client.
+    pub facts: &'a mut RepoFacts,
+}
+
+/// What does not change between ticks: the default branch and whose token it is.
+#[derive(Debug, Default, Clone)]
+pub(super) struct RepoFacts {
+    pub default_branch: Option<String>,
+    pub login: Option<String>,
 }
 
 impl Context<'_> {
     /// `owner/name`.
     pub fn repo(&self) -> String {
         self.github.repo().to_string()
+    }
+
+    /// The repository's default branch (asked once).
+    pub async fn default_branch(&mut self) -> Result<String, TickError> {
+        if let Some(branch) = &self.facts.default_branch {
+            return Ok(branch.clone());
+        }
+        let branch = self.github.repository().await?.default_branch;
+        self.facts.default_branch = Some(branch.clone());
+        Ok(branch)
+    }
+
+    /// The login of the token's user (asked once): its comments are not answers.
+    pub async fn own_login(&mut self) -> Result<String, TickError> {
+        if let Some(login) = &self.facts.login {
+            return Ok(login.clone());
+        }
+        let login = self.github.authenticated_user().await?;
+        self.facts.login = Some(login.clone());
+        Ok(login)
     }
 
     /// Reports a decision about an issue as a `steward:decision` event, unless it is the same

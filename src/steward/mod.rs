@@ -6,12 +6,15 @@
 //! when to give up). The `runner` owns the loops' schedule and runs one tick at a time; each tick
 //! (`tick_*`) gathers facts through the GitHub adapter, asks the pure parts, and acts.
 
+pub mod git;
 pub mod policy;
 pub mod runner;
 pub mod schedule;
 pub mod session;
+pub mod sessions;
 pub mod sql;
 pub mod triage;
+pub mod work;
 
 mod context;
 mod tick_feedback;

@@ -65,6 +65,9 @@ pub enum Skip {
     BlockLabel { label: String },
     /// The issue already has a session that is not over.
     InSession { session: u64 },
+    /// steward's own label says the issue is handled (done, handed to a human, in progress
+    /// without a session of this daemon).
+    Handled { label: String },
     /// The issue does not carry the ready label.
     NotReady,
     /// The ready label is there, but no `labeled` event says who applied it.
@@ -81,6 +84,8 @@ pub enum Skip {
     ActiveCapacity { active: u32, max: u32 },
     /// As many sessions wait for humans as `policy.max_paused_sessions` allows.
     PausedCapacity { paused: u32, max: u32 },
+    /// A comment after the question by someone whose association is not trusted.
+    UntrustedAnswer { login: String, association: String },
 }
 
 impl Skip {
@@ -104,6 +109,7 @@ impl Skip {
             }
             Skip::BlockLabel { label } => format!("it carries the label {label}"),
             Skip::InSession { session } => format!("session {session} is already working on it"),
+            Skip::Handled { label } => format!("it carries {label}; remove it to let steward work on it again"),
             Skip::NotReady => "it does not carry the ready label".to_owned(),
             Skip::ReadyLabelUnattributed => {
                 "the ready label is there but its timeline does not say who applied it".to_owned()
@@ -123,6 +129,10 @@ impl Skip {
             Skip::PausedCapacity { paused, max } => {
                 format!("{paused} of {max} sessions wait for answers (policy.max_paused_sessions)")
             }
+            Skip::UntrustedAnswer { login, association } => format!(
+                "the comment by {login} ({association}) is not taken as an answer: policy.trusted_associations \
+                 does not include {association}"
+            ),
         }
     }
 }
@@ -215,6 +225,9 @@ pub struct Capacity {
     pub paused: u32,
 }
 
+/// steward's labels that keep the run loop away from an issue without a live session.
+pub const HANDLED_LABELS: &[&str] = &["steward:done", "steward:needs-human", "steward:in-progress"];
+
 /// Whether the run loop may start a session on `candidate` (the gates passed already).
 pub fn decide_run(candidate: &Candidate, capacity: Capacity, policy: &PolicyConfig) -> Result<(), Skip> {
     if let Some(label) = block_label(&candidate.labels, policy) {
@@ -222,6 +235,11 @@ pub fn decide_run(candidate: &Candidate, capacity: Capacity, policy: &PolicyConf
     }
     if let Some(session) = candidate.session {
         return Err(Skip::InSession { session });
+    }
+    if let Some(label) =
+        candidate.labels.iter().find(|label| HANDLED_LABELS.iter().any(|handled| handled.eq_ignore_ascii_case(label)))
+    {
+        return Err(Skip::Handled { label: label.clone() });
     }
     if !candidate.labels.iter().any(|label| label.eq_ignore_ascii_case(&policy.ready_label)) {
         return Err(Skip::NotReady);

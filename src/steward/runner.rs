@@ -16,11 +16,11 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::context::{Context, TickError, TickOutcome};
+use super::context::{Context, RepoFacts, TickError, TickOutcome};
 use super::policy::{self, Loop, Skip};
 use super::schedule::{self, Failures, TickResult};
-use super::session::SessionState;
-use super::{LoopStatus, StewardStatus, TickReport, sql, tick_feedback, tick_run, tick_triage};
+use super::session::{Session, SessionEvent, SessionState};
+use super::{LoopStatus, StewardStatus, TickReport, sessions, sql, tick_feedback, tick_run, tick_triage};
 use crate::config::{Config, Mode};
 use crate::events::EventBus;
 use crate::github::{DryRunSink, GitHub, RepoId, Settings};
@@ -36,6 +36,9 @@ pub enum StewardError {
     Stopped,
     #[error("no session {0}")]
     NoSession(u64),
+    /// The session is in a state where the request means nothing.
+    #[error("{0}")]
+    Refused(String),
     #[error("{0}")]
     Store(String),
 }
@@ -57,8 +60,12 @@ enum Input {
     Tick { r#loop: Loop, reply: oneshot::Sender<TickReport> },
     Status(oneshot::Sender<StewardStatus>),
     Reload,
+    Session { id: u64, event: SessionEvent, reply: oneshot::Sender<Result<Session, StewardError>> },
     Stop(oneshot::Sender<()>),
 }
+
+/// How often finished sessions' worktrees are collected.
+const GC_EVERY: Duration = Duration::from_secs(300);
 
 /// A handle to the GitHub loops. Cloning shares it.
 #[derive(Clone)]
@@ -72,6 +79,7 @@ impl Steward {
     /// Starts the component; loops of the mode in force tick after `[steward].intervals.idle_s`.
     pub fn start(parts: Parts) -> Steward {
         let (inputs, receiver) = mpsc::unbounded_channel();
+        let parts_idle = parts.config.get().steward.intervals.idle_s;
         let mut runner = Runner {
             parts,
             loops: BTreeMap::new(),
@@ -81,6 +89,9 @@ impl Steward {
             repo: None,
             gave_up: false,
             last: HashMap::new(),
+            facts: RepoFacts::default(),
+            health_next: Instant::now() + Duration::from_secs(parts_idle),
+            gc_next: Instant::now(),
         };
         runner.reschedule();
         let stopping = CancellationToken::new();
@@ -105,6 +116,13 @@ impl Steward {
     /// The configuration was reloaded: the mode, intervals or GitHub settings may have changed.
     pub fn reload(&self) {
         let _ = self.inputs.send(Input::Reload);
+    }
+
+    /// `session.resume` (`SessionEvent::Resume`) or `session.cancel` (`SessionEvent::Cancel`).
+    pub async fn session(&self, id: u64, event: SessionEvent) -> Result<Session, StewardError> {
+        let (reply, answer) = oneshot::channel();
+        self.inputs.send(Input::Session { id, event, reply }).map_err(|_| StewardError::Stopped)?;
+        answer.await.map_err(|_| StewardError::Stopped)?
     }
 
     /// Stops ticking; a tick in progress is abandoned where it is (each of its steps is safe to
@@ -146,6 +164,12 @@ pub(super) struct Runner {
     gave_up: bool,
     /// The last report of each loop, by name.
     last: HashMap<String, TickReport>,
+    /// The repository's default branch and the token's login, for the client in use.
+    facts: RepoFacts,
+    /// When live sessions are looked at next (`intervals.health_s`), in modes that run them.
+    health_next: Instant,
+    /// When finished sessions' worktrees are collected next.
+    gc_next: Instant,
 }
 
 impl Runner {
@@ -177,7 +201,15 @@ impl Runner {
 
     async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<Input>, stopping: CancellationToken) {
         loop {
-            let next = self.loops.values().map(|record| record.next).min();
+            let config = self.parts.config.get();
+            let sessions_run = Loop::Run.active_in(self.mode(&config));
+            let next = self
+                .loops
+                .values()
+                .map(|record| record.next)
+                .chain([self.gc_next])
+                .chain(sessions_run.then_some(self.health_next))
+                .min();
             let input = tokio::select! {
                 input = inputs.recv() => match input {
                     Some(input) => input,
@@ -209,6 +241,14 @@ impl Runner {
                     self.client = None;
                     self.labels_ready = false;
                 }
+                Input::Session { id, event, reply } => {
+                    tokio::select! {
+                        result = self.session_request(id, event) => {
+                            let _ = reply.send(result);
+                        }
+                        () = stopping.cancelled() => {}
+                    }
+                }
                 Input::Stop(reply) => {
                     let _ = reply.send(());
                     break;
@@ -225,6 +265,86 @@ impl Runner {
         for r#loop in due {
             self.tick(r#loop).await;
         }
+        let config = self.parts.config.get();
+        if Loop::Run.active_in(self.mode(&config)) && self.health_next <= Instant::now() {
+            self.health(&config).await;
+            self.health_next = Instant::now() + Duration::from_secs(config.steward.intervals.health_s);
+        }
+        if self.gc_next <= Instant::now() {
+            let removed = sessions::collect_garbage(&self.parts.store, self.parts.project.root()).await;
+            if !removed.is_empty() {
+                let paths: Vec<String> = removed.iter().map(|path| path.display().to_string()).collect();
+                self.parts.events.emit("steward:worktrees_removed", json!({ "paths": paths }));
+            }
+            self.gc_next = Instant::now() + GC_EVERY;
+        }
+    }
+
+    /// The supervisor tick: live sessions move on (agents that ended, checks that finished,
+    /// sessions past their time) between the run loop's ticks.
+    async fn health(&mut self, config: &Arc<Config>) {
+        let result = match self.context_parts(Loop::Run, config).await {
+            Ok(Some(github)) => {
+                let mut context = self.context(config, github);
+                sessions::advance_all(&mut context).await.map(|_| ())
+            }
+            Ok(None) => Ok(()),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = result {
+            tracing::warn!(error = %error.message, "supervisor tick failed; trying again at the next one");
+        }
+    }
+
+    /// `session.resume` and `session.cancel`: the transition is stored at once; what it does on
+    /// GitHub follows now when the gates are open, else once they are.
+    async fn session_request(&mut self, id: u64, event: SessionEvent) -> Result<Session, StewardError> {
+        let session = self
+            .parts
+            .store
+            .read(move |conn| sql::get(conn, id))
+            .await
+            .map_err(|error| StewardError::Store(error.to_string()))?
+            .ok_or(StewardError::NoSession(id))?;
+        let config = self.parts.config.get();
+        let limits = super::session::Limits { max_attempts: config.policy.max_attempts };
+        if let Err(refused) = super::session::transition(session.state, session.attempts, &event, limits) {
+            return Err(StewardError::Refused(refused.to_string()));
+        }
+        if event == SessionEvent::Resume {
+            let (repo, issue) = (session.repo.clone(), session.issue);
+            let live =
+                self.parts.store.read(sql::live).await.map_err(|error| StewardError::Store(error.to_string()))?;
+            if let Some(other) =
+                live.iter().find(|s| s.id != id && s.repo.eq_ignore_ascii_case(&repo) && s.issue == issue)
+            {
+                return Err(StewardError::Refused(format!(
+                    "session {} already works on issue #{issue}; cancel it first",
+                    other.id
+                )));
+            }
+        }
+        if event == SessionEvent::Cancel
+            && let Some(task) = session.task
+        {
+            // Local, so it happens even while the gates are closed.
+            let _ = self.parts.queue.cancel(task).await;
+        }
+        let github = match self.context_parts(Loop::Run, &config).await {
+            Ok(github) => github,
+            Err(error) => {
+                tracing::warn!(error = %error.message, "the session's GitHub steps wait for the next tick");
+                None
+            }
+        };
+        let result = match github {
+            Some(github) => {
+                let mut context = self.context(&config, github);
+                sessions::apply(&mut context, session, event).await
+            }
+            None => sessions::apply_offline(&self.parts.store, &self.parts.events, &config, session, event).await,
+        };
+        result.map_err(|error| StewardError::Store(error.message))
     }
 
     /// One tick of `loop`: gates, then the loop's work; reported as an event and remembered.
@@ -318,18 +438,52 @@ impl Runner {
     /// The gates, the client, then the loop's own work.
     async fn try_tick(&mut self, r#loop: Loop, config: &Arc<Config>) -> Result<TickOutcome, TickError> {
         let mode = self.mode(config);
-        let kill_switch = self.parts.project.steward_dir().join("STOP").exists();
         if !r#loop.active_in(mode) {
             return Ok(TickOutcome::Skipped(Skip::ModeOff { mode, r#loop }));
         }
+        let github = match self.gates(r#loop, config)? {
+            Some(skip) => return Ok(TickOutcome::Skipped(skip)),
+            None => self.ready_client(config).await?,
+        };
+        let mut context = self.context(config, github);
+        let result = match r#loop {
+            Loop::Triage => tick_triage::run(&mut context).await,
+            Loop::Run => tick_run::run(&mut context).await,
+            Loop::Feedback => tick_feedback::run(&mut context).await,
+        };
+        let changes = context.changes;
+        result.map_err(|mut err| {
+            err.changes = changes;
+            err
+        })
+    }
+
+    /// The gates of `loop`: `Some(why)` when one is closed (no request may be made).
+    fn gates(&mut self, r#loop: Loop, config: &Arc<Config>) -> Result<Option<Skip>, TickError> {
+        let mode = self.mode(config);
+        let kill_switch = self.parts.project.steward_dir().join("STOP").exists();
+        if !r#loop.active_in(mode) {
+            return Ok(Some(Skip::ModeOff { mode, r#loop }));
+        }
         if kill_switch {
-            return Ok(TickOutcome::Skipped(Skip::KillSwitch));
+            return Ok(Some(Skip::KillSwitch));
         }
         let repo = crate::github::resolve_repo(&config.github, self.parts.project.root()).map_err(TickError::from)?;
         self.repo = Some(repo.to_string());
-        if let Err(skip) = policy::gates(mode, r#loop, kill_switch, &repo.to_string(), &config.policy.allow) {
-            return Ok(TickOutcome::Skipped(skip));
+        Ok(policy::gates(mode, r#loop, kill_switch, &repo.to_string(), &config.policy.allow).err())
+    }
+
+    /// The client once the gates of `loop` are open; `None` while one is closed.
+    async fn context_parts(&mut self, r#loop: Loop, config: &Arc<Config>) -> Result<Option<GitHub>, TickError> {
+        match self.gates(r#loop, config)? {
+            Some(_) => Ok(None),
+            None => self.ready_client(config).await.map(Some),
         }
+    }
+
+    /// The client, with steward's labels made sure of once per client.
+    async fn ready_client(&mut self, config: &Arc<Config>) -> Result<GitHub, TickError> {
+        let repo = crate::github::resolve_repo(&config.github, self.parts.project.root()).map_err(TickError::from)?;
         let github = self.client(config, repo)?;
         if !self.labels_ready {
             let labels: Vec<crate::github::Label> = super::LABELS
@@ -343,7 +497,11 @@ impl Runner {
             github.ensure_labels(&labels).await.map_err(TickError::from)?;
             self.labels_ready = true;
         }
-        let mut context = Context {
+        Ok(github)
+    }
+
+    fn context(&mut self, config: &Arc<Config>, github: GitHub) -> Context<'_> {
+        Context {
             config: config.clone(),
             github,
             store: self.parts.store.clone(),
@@ -351,17 +509,9 @@ impl Runner {
             events: self.parts.events.clone(),
             decisions: &mut self.decisions,
             changes: 0,
-        };
-        let result = match r#loop {
-            Loop::Triage => tick_triage::run(&mut context).await,
-            Loop::Run => tick_run::run(&mut context).await,
-            Loop::Feedback => tick_feedback::run(&mut context).await,
-        };
-        let changes = context.changes;
-        result.map_err(|mut err| {
-            err.changes = changes;
-            err
-        })
+            project_root: self.parts.project.root().to_owned(),
+            facts: &mut self.facts,
+        }
     }
 
     /// The GitHub client for the configuration in force, built on first use and after a change.
@@ -387,6 +537,7 @@ impl Runner {
         let client = GitHub::new(Settings { repo, ..settings }, sink).map_err(TickError::from)?;
         self.client = Some((key, client.clone()));
         self.labels_ready = false;
+        self.facts = RepoFacts::default();
         Ok(client)
     }
 

@@ -254,13 +254,14 @@ pub fn transition(
             attempts + 1,
             vec![Effect::StartAgent(Turn::First), Effect::Progress { step: "starting the agent".into() }],
         ),
+        // A failed step uses an attempt, so a step that keeps failing ends with a human.
         (S::Preparing | S::Running, E::StepFailed { error }) => {
-            if attempts >= limits.max_attempts {
+            if attempts + 1 >= limits.max_attempts {
                 escalate(format!("could not start the agent: {error}"))
             } else {
                 to(
                     S::Preparing,
-                    attempts,
+                    attempts + 1,
                     vec![Effect::PrepareWorktree, Effect::Progress { step: format!("retrying after: {error}") }],
                 )
             }
@@ -390,6 +391,66 @@ pub struct Session {
     /// Decisions, prompts, errors and transitions, oldest first.
     #[serde(default)]
     pub log: Vec<LogEntry>,
+    /// Effects decided but not carried out yet, oldest first (see `outbox`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Pending>,
+    /// The issue's title when the session began.
+    #[serde(default)]
+    pub title: String,
+    /// The first turn's prompt, which later turns build on.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub prompt: String,
+    /// The task whose start was handled (labelled in progress).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_seen: Option<u64>,
+    /// Since when it counts against `max_session_minutes`.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::automation::state::optional_time")]
+    pub active_since: Option<DateTime<Utc>>,
+    /// The commit pushed last, whose checks decide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_sha: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::automation::state::optional_time")]
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+impl Session {
+    /// A session about to prepare its worktree for `issue`.
+    pub fn new(repo: &str, issue: u64, title: &str, worktree: String, now: DateTime<Utc>) -> Session {
+        Session {
+            id: 0,
+            repo: repo.to_owned(),
+            issue,
+            state: SessionState::Preparing,
+            attempts: 0,
+            branch: format!("steward/issue-{issue}"),
+            worktree,
+            task: None,
+            pull: None,
+            progress_comment: None,
+            question_comment: None,
+            question: None,
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+            last_error: None,
+            log: Vec::new(),
+            pending: Vec::new(),
+            title: title.to_owned(),
+            prompt: String::new(),
+            agent_seen: None,
+            active_since: Some(now),
+            head_sha: None,
+            published_at: None,
+        }
+    }
+}
+
+/// An effect waiting in a session's outbox, not before `due`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub effect: Effect,
+    #[serde(with = "crate::events::rfc3339")]
+    pub due: DateTime<Utc>,
 }
 
 #[cfg(test)]

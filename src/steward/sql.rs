@@ -3,11 +3,12 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::session::{LogEntry, Session, SessionState};
+use super::session::{LogEntry, Pending, Session, SessionState};
 use crate::events::format_time;
 
 const COLUMNS: &str = "id, repo, issue, state, attempts, branch, worktree, task, pull, progress_comment, \
-                       question_comment, question, created_at, updated_at, finished_at, last_error, log";
+                       question_comment, question, created_at, updated_at, finished_at, last_error, log, pending, \
+                       prompt, title, agent_seen, active_since, head_sha, published_at";
 
 fn time(text: String) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(&text).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
@@ -16,6 +17,7 @@ fn time(text: String) -> DateTime<Utc> {
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
     let state: String = row.get(3)?;
     let log: String = row.get(16)?;
+    let pending: String = row.get(17)?;
     Ok(Session {
         id: row.get(0)?,
         repo: row.get(1)?,
@@ -35,35 +37,33 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
         finished_at: row.get::<_, Option<String>>(14)?.map(time),
         last_error: row.get(15)?,
         log: serde_json::from_str::<Vec<LogEntry>>(&log).unwrap_or_default(),
+        pending: serde_json::from_str::<Vec<Pending>>(&pending).unwrap_or_default(),
+        prompt: row.get(18)?,
+        title: row.get(19)?,
+        agent_seen: row.get(20)?,
+        active_since: row.get::<_, Option<String>>(21)?.map(time),
+        head_sha: row.get(22)?,
+        published_at: row.get::<_, Option<String>>(23)?.map(time),
     })
 }
 
 /// Stores a new session; returns it with its id.
 pub fn insert(conn: &Connection, session: &Session) -> rusqlite::Result<Session> {
     conn.prepare_cached(
-        "INSERT INTO sessions (repo, issue, state, attempts, branch, worktree, task, pull, progress_comment, \
-         question_comment, question, created_at, updated_at, finished_at, last_error, log) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        "INSERT INTO sessions (repo, issue, state, attempts, branch, worktree, created_at, updated_at, log) \
+         VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?6, '[]')",
     )?
     .execute(params![
         session.repo,
         session.issue,
         session.state.name(),
-        session.attempts,
         session.branch,
         session.worktree,
-        session.task,
-        session.pull,
-        session.progress_comment,
-        session.question_comment,
-        session.question,
-        format_time(&session.created_at),
-        format_time(&session.updated_at),
-        session.finished_at.as_ref().map(format_time),
-        session.last_error,
-        serde_json::to_string(&session.log).unwrap_or_else(|_| "[]".into()),
+        format_time(&session.created_at)
     ])?;
-    Ok(Session { id: conn.last_insert_rowid() as u64, ..session.clone() })
+    let stored = Session { id: conn.last_insert_rowid() as u64, ..session.clone() };
+    update(conn, &stored)?;
+    Ok(stored)
 }
 
 /// Writes every field of an existing session.
@@ -71,7 +71,8 @@ pub fn update(conn: &Connection, session: &Session) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "UPDATE sessions SET state = ?2, attempts = ?3, branch = ?4, worktree = ?5, task = ?6, pull = ?7, \
          progress_comment = ?8, question_comment = ?9, question = ?10, updated_at = ?11, finished_at = ?12, \
-         last_error = ?13, log = ?14 WHERE id = ?1",
+         last_error = ?13, log = ?14, pending = ?15, prompt = ?16, title = ?17, agent_seen = ?18, \
+         active_since = ?19, head_sha = ?20, published_at = ?21 WHERE id = ?1",
     )?
     .execute(params![
         session.id,
@@ -88,6 +89,13 @@ pub fn update(conn: &Connection, session: &Session) -> rusqlite::Result<()> {
         session.finished_at.as_ref().map(format_time),
         session.last_error,
         serde_json::to_string(&session.log).unwrap_or_else(|_| "[]".into()),
+        serde_json::to_string(&session.pending).unwrap_or_else(|_| "[]".into()),
+        session.prompt,
+        session.title,
+        session.agent_seen,
+        session.active_since.as_ref().map(format_time),
+        session.head_sha,
+        session.published_at.as_ref().map(format_time),
     ])?;
     Ok(())
 }
@@ -150,25 +158,10 @@ mod tests {
 
     fn session(issue: u64, state: SessionState) -> Session {
         let now = Utc::now();
-        Session {
-            id: 0,
-            repo: "o/r".into(),
-            issue,
-            state,
-            attempts: 0,
-            branch: format!("steward/issue-{issue}"),
-            worktree: format!("/w/issue-{issue}"),
-            task: None,
-            pull: None,
-            progress_comment: None,
-            question_comment: None,
-            question: None,
-            created_at: now,
-            updated_at: now,
-            finished_at: None,
-            last_error: None,
-            log: vec![LogEntry { at: now, kind: "decision".into(), text: "selected".into() }],
-        }
+        let mut session = Session::new("o/r", issue, "t", format!("/w/issue-{issue}"), now);
+        session.state = state;
+        session.log = vec![LogEntry { at: now, kind: "decision".into(), text: "selected".into() }];
+        session
     }
 
     fn store() -> Connection {

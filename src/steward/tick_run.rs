@@ -10,11 +10,11 @@ use std::collections::HashMap;
 use super::context::{Context, TickError, TickOutcome};
 use super::policy::{self, Blocker, Candidate, Capacity, Labeller, Loop, Skip};
 use super::session::SessionState;
-use super::sql;
+use super::{sessions, sql};
 use crate::github::{GitHubError, Permission};
 
 /// The issues the policy selects this tick, in order, as far as capacity allows.
-pub(super) async fn select(context: &mut Context<'_>) -> Result<(Vec<u64>, u32), TickError> {
+pub(super) async fn select(context: &mut Context<'_>) -> Result<(Vec<u64>, u32, Vec<crate::github::Issue>), TickError> {
     let issues = context.github.open_issues(None).await?;
     let repo = context.repo();
     let live = context.store.read(sql::live).await?;
@@ -41,7 +41,7 @@ pub(super) async fn select(context: &mut Context<'_>) -> Result<(Vec<u64>, u32),
             session: sessions.get(&number).copied(),
         };
         // Without looking anything up: block labels, a session, no ready label.
-        if let Err(skip @ (Skip::BlockLabel { .. } | Skip::InSession { .. } | Skip::NotReady)) =
+        if let Err(skip @ (Skip::BlockLabel { .. } | Skip::InSession { .. } | Skip::Handled { .. } | Skip::NotReady)) =
             policy::decide_run(&candidate, Capacity::default(), &policy_config)
         {
             context.decide(Loop::Run, number, Err(&skip));
@@ -88,7 +88,8 @@ pub(super) async fn select(context: &mut Context<'_>) -> Result<(Vec<u64>, u32),
             capacity.active += 1;
         }
     }
-    Ok((selected, issues.len() as u32))
+    let considered = issues.len() as u32;
+    Ok((selected, considered, issues))
 }
 
 /// A permission lookup's result as policy facts: a failure that a retry might fix is no
@@ -105,13 +106,35 @@ fn lookup(result: Result<Permission, GitHubError>) -> Result<Option<Permission>,
 }
 
 pub(super) async fn run(context: &mut Context<'_>) -> Result<TickOutcome, TickError> {
-    let (selected, considered) = select(context).await?;
-    let summary = match selected.as_slice() {
+    let moved = sessions::advance_all(context).await?;
+    let (selected, considered, issues) = select(context).await?;
+    let mut started = Vec::new();
+    for number in &selected {
+        let Some(issue) = issues.iter().find(|issue| issue.number == *number) else { continue };
+        if context.config.steward.dry_run {
+            tracing::info!(issue = number, "dry run: no session started");
+            context.events.emit(
+                "steward:dry_run",
+                serde_json::json!({ "operation": "start_session", "request": { "issue": number } }),
+            );
+            continue;
+        }
+        if sessions::start(context, issue, "selected by policy").await? {
+            started.push(*number);
+        }
+    }
+    let mut summary = match selected.as_slice() {
         [] => format!("{considered} open issues; none selected"),
         numbers => format!(
             "{considered} open issues; selected {}",
             numbers.iter().map(|n| format!("#{n}")).collect::<Vec<_>>().join(", ")
         ),
     };
+    if !started.is_empty() {
+        summary.push_str(&format!("; started {} session(s)", started.len()));
+    }
+    if moved > 0 {
+        summary.push_str(&format!("; {moved} session(s) moved on"));
+    }
     Ok(TickOutcome::Done { summary, considered, changes: context.changes })
 }

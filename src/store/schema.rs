@@ -91,13 +91,31 @@ const MIGRATIONS: &[&str] = &[
         updated_at       TEXT    NOT NULL,
         finished_at      TEXT,
         last_error       TEXT,
-        log              TEXT    NOT NULL
+        log              TEXT    NOT NULL,
+        -- The session's outbox: effects decided but not yet carried out, oldest first (JSON).
+        -- Each is idempotent and is removed once done, so a restart finishes what a crash cut.
+        pending          TEXT    NOT NULL DEFAULT '[]',
+        -- The first prompt, which later turns repeat.
+        prompt           TEXT    NOT NULL DEFAULT '',
+        title            TEXT    NOT NULL DEFAULT '',
+        -- The task whose start was seen (the in-progress label follows a started agent only).
+        agent_seen       INTEGER,
+        -- Since when it counts against max_session_minutes (its start, or its last resumption).
+        active_since     TEXT,
+        -- The head pushed last and when, for the checks.
+        head_sha         TEXT,
+        published_at     TEXT
     ) STRICT;
     -- At most one session per issue that is not over (done, cancelled; an escalated one counts
     -- as over until a person resumes it).
     CREATE UNIQUE INDEX sessions_live ON sessions (repo, issue)
         WHERE state NOT IN ('done', 'escalated', 'cancelled');
     CREATE INDEX sessions_by_state ON sessions (state, id);
+
+    -- Tasks of GitHub sessions run in their worktree, and are not requeued after a crash (the
+    -- session starts a new one with a prompt that says what exists).
+    ALTER TABLE tasks ADD COLUMN workdir TEXT;
+    ALTER TABLE tasks ADD COLUMN requeue INTEGER NOT NULL DEFAULT 1;
 
     CREATE TABLE triage_pending (
         repo         TEXT    NOT NULL,

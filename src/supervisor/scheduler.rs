@@ -332,7 +332,7 @@ impl Supervisor {
                 PromptVia::Arg => PromptInput::LastArgument(task.prompt.clone()),
             },
             prompt_file,
-            workdir: self.inner.project.root().to_owned(),
+            workdir: task.workdir.as_ref().map_or_else(|| self.inner.project.root().to_owned(), PathBuf::from),
             project_root: self.inner.project.root().to_owned(),
             env,
             config_key: key,

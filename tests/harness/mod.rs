@@ -102,6 +102,33 @@ impl TestProject {
         Self::in_dir(tempfile::tempdir().unwrap(), None)
     }
 
+    /// A clone of a fresh bare repository (`origin`, beside it) whose `main` has one commit.
+    pub fn with_origin() -> (Self, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let origin = dir.path().join("origin.git");
+        let root = dir.path().join("project");
+        let git = |args: &[&str], cwd: &Path| {
+            let status = Command::new("git")
+                .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+                .args(args)
+                .current_dir(cwd)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("git is installed");
+            assert!(status.success(), "git {args:?}");
+        };
+        git(&["init", "-q", "--bare", "-b", "main", origin.to_str().unwrap()], dir.path());
+        git(&["clone", "-q", origin.to_str().unwrap(), root.to_str().unwrap()], dir.path());
+        std::fs::write(root.join("README.md"), "widgets\n").unwrap();
+        git(&["checkout", "-q", "-b", "main"], &root);
+        git(&["add", "README.md"], &root);
+        git(&["commit", "-q", "-m", "First"], &root);
+        git(&["push", "-q", "origin", "main"], &root);
+        let root = root.canonicalize().unwrap();
+        (Self { dir, root }, origin)
+    }
+
     /// A repository at `relative` below a fresh temporary directory (for long paths).
     pub fn nested(relative: &str) -> Self {
         Self::in_dir(tempfile::tempdir().unwrap(), Some(relative))

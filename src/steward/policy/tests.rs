@@ -122,6 +122,34 @@ fn every_reason_to_skip_and_the_one_way_to_select() {
             Err(Skip::BlockLabel { label: "steward:needs-input".into() }),
         ),
         (
+            "done before",
+            Candidate { labels: labels(&["steward:ready", "steward:done"]), ..ready(writer.clone()) },
+            capacity,
+            Err(Skip::Handled { label: "steward:done".into() }),
+        ),
+        (
+            "handed to a human",
+            Candidate { labels: labels(&["Steward:Needs-Human", "steward:ready"]), ..ready(writer.clone()) },
+            capacity,
+            Err(Skip::Handled { label: "Steward:Needs-Human".into() }),
+        ),
+        (
+            "in progress elsewhere",
+            Candidate { labels: labels(&["steward:ready", "steward:in-progress"]), ..ready(writer.clone()) },
+            capacity,
+            Err(Skip::Handled { label: "steward:in-progress".into() }),
+        ),
+        (
+            "its own session comes first",
+            Candidate {
+                labels: labels(&["steward:ready", "steward:in-progress"]),
+                session: Some(4),
+                ..ready(writer.clone())
+            },
+            capacity,
+            Err(Skip::InSession { session: 4 }),
+        ),
+        (
             "already in a session",
             Candidate { session: Some(3), ..ready(writer.clone()) },
             capacity,

@@ -41,7 +41,7 @@ fn every_state_against_every_event() {
             0,
             [
                 Some((S::Running, 1)),
-                Some((S::Preparing, 0)),
+                Some((S::Preparing, 1)),
                 r,
                 r,
                 r,
@@ -62,7 +62,7 @@ fn every_state_against_every_event() {
             1,
             [
                 r,
-                Some((S::Preparing, 1)),
+                Some((S::Preparing, 2)),
                 Some((S::Running, 1)),
                 Some((S::Publishing, 1)),
                 Some((S::Escalated, 1)),

@@ -75,7 +75,7 @@ pub async fn create(
         return render::validation(json!([{"resource": "PullRequest", "field": "title", "code": "missing_field"}]));
     }
     for (field, branch) in [("head", &head), ("base", &base)] {
-        if !state.branches.contains(branch.as_str()) {
+        if !state.branches.contains(branch.as_str()) && state.git_sha(branch).is_none() {
             return render::validation(json!([{"resource": "PullRequest", "field": field, "code": "invalid"}]));
         }
     }
@@ -90,13 +90,9 @@ pub async fn create(
     let draft = input.get("draft").and_then(Value::as_bool).unwrap_or(false);
     let body = input.get("body").and_then(Value::as_str).map(str::to_owned);
     let author = state.token_user.clone();
-    let number = insert_pull(
-        &mut state,
-        &title,
-        body,
-        &author,
-        FakePull { head_sha: fake_sha(&head), head, base, draft, merged: false },
-    );
+    let head_sha = state.git_sha(&head).unwrap_or_else(|| fake_sha(&head));
+    let number =
+        insert_pull(&mut state, &title, body, &author, FakePull { head_sha, head, base, draft, merged: false });
     let created = state.issues.get(&number).map(|issue| render::pull(&state, issue, true));
     (StatusCode::CREATED, Json(created.unwrap_or(Value::Null))).into_response()
 }

@@ -206,6 +206,8 @@ pub struct State {
     pub log: Vec<LoggedRequest>,
     pub(crate) next_comment_id: u64,
     pub(crate) remaining: u64,
+    /// A bare repository standing for the repository's git side: its branches exist here too.
+    pub git_dir: Option<std::path::PathBuf>,
 }
 
 impl State {
@@ -232,7 +234,19 @@ impl State {
             log: Vec::new(),
             next_comment_id: 9001,
             remaining: 5000,
+            git_dir: None,
         }
+    }
+
+    /// The head of `branch` in [`git_dir`](Self::git_dir), when there is one and it has it.
+    pub fn git_sha(&self, branch: &str) -> Option<String> {
+        let dir = self.git_dir.as_ref()?;
+        let output = std::process::Command::new("git")
+            .args(["rev-parse", "--verify", "-q", &format!("refs/heads/{branch}")])
+            .current_dir(dir)
+            .output()
+            .ok()?;
+        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
     }
 
     /// GitHub's timestamps have whole seconds.
