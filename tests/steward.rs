@@ -8,7 +8,7 @@ mod harness;
 use std::time::Duration;
 
 use fake::{FakeGitHub, Fault, Role, TOKEN};
-use harness::{DEADLINE, Ran, TestProject, run_with_deadline, wait_until};
+use harness::{Ran, TestProject, run_with_deadline, wait_until};
 use serde_json::{Value, json};
 use steward::steward::schedule::GIVE_UP_AFTER;
 
@@ -411,8 +411,8 @@ fn loops_tick_on_their_own_and_mode_comes_from_the_command_line() {
     command.env(TOKEN_ENV, TOKEN);
     let output = run_with_deadline(command);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    fake.wait_for(DEADLINE, "the scheduled triage tick labels the issue", |state| {
-        state.issues[&issue].labels.iter().any(|label| label == "steward:triaged")
+    wait_until("the scheduled triage tick labels the issue", || {
+        fake.labels_of(issue).iter().any(|label| label == "steward:triaged")
     });
     let status = project.call("steward.status", json!({}))["result"].clone();
     assert_eq!(status["mode"], "triage");

@@ -13,7 +13,6 @@ mod routes;
 mod state;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 #[allow(unused_imports)]
 pub use state::{
@@ -217,15 +216,6 @@ impl FakeGitHub {
     /// Forgets the requests so far.
     pub fn clear_log(&self) {
         self.with(|state| state.log.clear());
-    }
-
-    /// Waits until `condition` holds of the state, failing the test after `deadline`.
-    pub fn wait_for(&self, deadline: Duration, what: &str, condition: impl Fn(&State) -> bool) {
-        let started = Instant::now();
-        while !self.with(|state| condition(state)) {
-            assert!(started.elapsed() < deadline, "the fake GitHub never saw: {what}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
     }
 }
 
