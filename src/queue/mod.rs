@@ -267,6 +267,26 @@ impl Queue {
         }
     }
 
+    /// The last `max_bytes` (or a little less, to stay on a character boundary) of a task's
+    /// output, read page by page so that a large log is never held whole.
+    pub async fn output_tail(&self, id: u64, max_bytes: usize) -> Result<String, QueueError> {
+        let mut offset = 0;
+        let mut text = String::new();
+        loop {
+            let chunk = self.output(id, offset, max_bytes.max(1)).await?;
+            text.push_str(&chunk.data);
+            if text.len() > max_bytes {
+                let cut = text.len() - max_bytes;
+                let cut = (cut..text.len()).find(|at| text.is_char_boundary(*at)).unwrap_or(text.len());
+                text.drain(..cut);
+            }
+            if chunk.eof || chunk.next_offset <= offset {
+                return Ok(text);
+            }
+            offset = chunk.next_offset;
+        }
+    }
+
     /// A piece of a task's output log.
     pub async fn output(&self, id: u64, offset: u64, limit: usize) -> Result<OutputChunk, QueueError> {
         let task = self.get(id).await?;

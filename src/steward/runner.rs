@@ -437,13 +437,9 @@ impl Runner {
 
     /// The gates, the client, then the loop's own work.
     async fn try_tick(&mut self, r#loop: Loop, config: &Arc<Config>) -> Result<TickOutcome, TickError> {
-        let mode = self.mode(config);
-        if !r#loop.active_in(mode) {
-            return Ok(TickOutcome::Skipped(Skip::ModeOff { mode, r#loop }));
-        }
         let github = match self.gates(r#loop, config)? {
-            Some(skip) => return Ok(TickOutcome::Skipped(skip)),
-            None => self.ready_client(config).await?,
+            Err(skip) => return Ok(TickOutcome::Skipped(skip)),
+            Ok(repo) => self.ready_client(config, repo).await?,
         };
         let mut context = self.context(config, github);
         let result = match r#loop {
@@ -458,32 +454,32 @@ impl Runner {
         })
     }
 
-    /// The gates of `loop`: `Some(why)` when one is closed (no request may be made).
-    fn gates(&mut self, r#loop: Loop, config: &Arc<Config>) -> Result<Option<Skip>, TickError> {
+    /// The gates of `loop`: the repository when they are open, why not when one is closed (then
+    /// no request may be made).
+    fn gates(&mut self, r#loop: Loop, config: &Arc<Config>) -> Result<Result<RepoId, Skip>, TickError> {
         let mode = self.mode(config);
         let kill_switch = self.parts.project.steward_dir().join("STOP").exists();
         if !r#loop.active_in(mode) {
-            return Ok(Some(Skip::ModeOff { mode, r#loop }));
+            return Ok(Err(Skip::ModeOff { mode, r#loop }));
         }
         if kill_switch {
-            return Ok(Some(Skip::KillSwitch));
+            return Ok(Err(Skip::KillSwitch));
         }
         let repo = crate::github::resolve_repo(&config.github, self.parts.project.root()).map_err(TickError::from)?;
         self.repo = Some(repo.to_string());
-        Ok(policy::gates(mode, r#loop, kill_switch, &repo.to_string(), &config.policy.allow).err())
+        Ok(policy::gates(mode, r#loop, kill_switch, &repo.to_string(), &config.policy.allow).map(|()| repo))
     }
 
     /// The client once the gates of `loop` are open; `None` while one is closed.
     async fn context_parts(&mut self, r#loop: Loop, config: &Arc<Config>) -> Result<Option<GitHub>, TickError> {
         match self.gates(r#loop, config)? {
-            Some(_) => Ok(None),
-            None => self.ready_client(config).await.map(Some),
+            Err(_) => Ok(None),
+            Ok(repo) => self.ready_client(config, repo).await.map(Some),
         }
     }
 
     /// The client, with steward's labels made sure of once per client.
-    async fn ready_client(&mut self, config: &Arc<Config>) -> Result<GitHub, TickError> {
-        let repo = crate::github::resolve_repo(&config.github, self.parts.project.root()).map_err(TickError::from)?;
+    async fn ready_client(&mut self, config: &Arc<Config>, repo: RepoId) -> Result<GitHub, TickError> {
         let github = self.client(config, repo)?;
         if !self.labels_ready {
             let labels: Vec<crate::github::Label> = super::LABELS

@@ -610,22 +610,9 @@ async fn publish(context: &mut Context<'_>, session: &mut Session) -> Result<Opt
     Ok(Some(SessionEvent::Published { pull: number }))
 }
 
+/// The end of the agent's output, quoted for a human (fences defused).
 async fn output_tail(context: &Context<'_>, task: u64) -> Option<String> {
-    let mut offset = 0;
-    let mut text = String::new();
-    loop {
-        let chunk = context.queue.output(task, offset, 64 * 1024).await.ok()?;
-        text.push_str(&chunk.data);
-        if text.len() > OUTPUT_TAIL * 4 {
-            let cut = text.len() - OUTPUT_TAIL * 4;
-            let cut = (cut..text.len()).find(|at| text.is_char_boundary(*at)).unwrap_or(text.len());
-            text.drain(..cut);
-        }
-        if chunk.eof || chunk.next_offset <= offset {
-            break;
-        }
-        offset = chunk.next_offset;
-    }
+    let text = context.queue.output_tail(task, OUTPUT_TAIL * 4).await.ok()?;
     let chars: Vec<char> = text.trim_end().chars().collect();
     let start = chars.len().saturating_sub(OUTPUT_TAIL);
     Some(chars[start..].iter().collect::<String>().replace("```", "'''"))

@@ -201,7 +201,9 @@ async fn agent_answer(context: &mut Context<'_>, issue: &Issue) -> Result<AgentA
     match task.state {
         TaskState::Queued | TaskState::Running | TaskState::Interrupted => Ok(AgentAnswer::Waiting),
         TaskState::Completed => {
-            let answer = read_output(context, task_id).await.and_then(|output| triage::parse_answer(&output));
+            // The answer is at the end of the output.
+            let output = context.queue.output_tail(task_id, ANSWER_WINDOW).await.map_err(|err| err.to_string());
+            let answer = output.and_then(|output| triage::parse_answer(&output));
             Ok(AgentAnswer::Finished { task: task_id, answer })
         }
         state => Ok(AgentAnswer::Finished {
@@ -211,24 +213,5 @@ async fn agent_answer(context: &mut Context<'_>, issue: &Issue) -> Result<AgentA
                 task.error.map(|error| format!(": {error}")).unwrap_or_default()
             )),
         }),
-    }
-}
-
-/// The end of a task's output, where the answer is.
-async fn read_output(context: &Context<'_>, task: u64) -> Result<String, String> {
-    let mut offset = 0;
-    let mut text = String::new();
-    loop {
-        let chunk = context.queue.output(task, offset, ANSWER_WINDOW).await.map_err(|err| err.to_string())?;
-        text.push_str(&chunk.data);
-        if text.len() > ANSWER_WINDOW {
-            let cut = text.len() - ANSWER_WINDOW;
-            let cut = (cut..text.len()).find(|at| text.is_char_boundary(*at)).unwrap_or(text.len());
-            text.drain(..cut);
-        }
-        if chunk.eof || chunk.next_offset <= offset {
-            return Ok(text);
-        }
-        offset = chunk.next_offset;
     }
 }

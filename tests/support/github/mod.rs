@@ -89,28 +89,7 @@ impl FakeGitHub {
 
     /// Opens an issue by `author` and returns its number.
     pub fn issue(&self, title: &str, body: &str, author: &str) -> u64 {
-        self.with(|state| {
-            let number = state.next_number();
-            let now = State::now();
-            let author_association = state.association(author);
-            state.issues.insert(
-                number,
-                FakeIssue {
-                    number,
-                    title: title.to_owned(),
-                    body: (!body.is_empty()).then(|| body.to_owned()),
-                    labels: Vec::new(),
-                    state: "open".to_owned(),
-                    author: author.to_owned(),
-                    author_association,
-                    created_at: now,
-                    updated_at: now,
-                    timeline: Vec::new(),
-                    pull: None,
-                },
-            );
-            number
-        })
+        self.with(|state| state.insert_issue(title, (!body.is_empty()).then(|| body.to_owned()), author, None))
     }
 
     /// Puts `label` on issue `number` as `actor` (recorded in the timeline, as on GitHub).

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::json as render;
 use super::routes::{Shared, is_repo, lock, paged, paged_array};
-use super::state::{FakeIssue, FakePull, Role, State};
+use super::state::{FakePull, Role, State};
 
 /// `head` (`owner:branch`) and `state` (open, closed, all; default open), newest first.
 pub async fn list(Extract(shared): Extract<Shared>, Path((owner, repo)): Path<(String, String)>, uri: Uri) -> Response {
@@ -126,26 +126,7 @@ pub async fn update(
 
 /// Adds a pull request as the next issue number; returns the number.
 pub fn insert_pull(state: &mut State, title: &str, body: Option<String>, author: &str, pull: FakePull) -> u64 {
-    let number = state.next_number();
-    let now = State::now();
-    let author_association = state.association(author);
-    state.issues.insert(
-        number,
-        FakeIssue {
-            number,
-            title: title.to_owned(),
-            body,
-            labels: Vec::new(),
-            state: "open".to_owned(),
-            author: author.to_owned(),
-            author_association,
-            created_at: now,
-            updated_at: now,
-            timeline: Vec::new(),
-            pull: Some(pull),
-        },
-    );
-    number
+    state.insert_issue(title, body, author, Some(pull))
 }
 
 /// A stable 40-hex-digit SHA for a branch name.

@@ -277,6 +277,30 @@ impl State {
         self.issues.keys().next_back().map_or(1, |last| last + 1)
     }
 
+    /// Opens an issue (a pull request when `pull` is given) by `author`; returns its number.
+    pub fn insert_issue(&mut self, title: &str, body: Option<String>, author: &str, pull: Option<FakePull>) -> u64 {
+        let number = self.next_number();
+        let now = State::now();
+        let author_association = self.association(author);
+        self.issues.insert(
+            number,
+            FakeIssue {
+                number,
+                title: title.to_owned(),
+                body,
+                labels: Vec::new(),
+                state: "open".to_owned(),
+                author: author.to_owned(),
+                author_association,
+                created_at: now,
+                updated_at: now,
+                timeline: Vec::new(),
+                pull,
+            },
+        );
+        number
+    }
+
     /// Puts a label on an issue as `actor`, with the timeline event GitHub records; labels the
     /// repository lacks are created with GitHub's default colour, as the API does.
     pub fn apply_label(&mut self, number: u64, label: &str, actor: &str) {
