@@ -8,7 +8,7 @@ mod harness;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use fake::{FakeCheckRun, FakeGitHub, TOKEN};
+use fake::{FakeCheckRun, FakeGitHub, Fault, TOKEN};
 use harness::{TestProject, run_with_deadline, wait_until};
 use serde_json::{Value, json};
 
@@ -32,7 +32,14 @@ struct Setup {
     control: tempfile::TempDir,
 }
 
+/// Every loop ticks only when a test says so.
+const BY_HAND: &str = "triage_s = 86400, feedback_s = 86400, run_s = 86400, health_s = 3600, idle_s = 3600";
+
 fn setup(extra: &str) -> Setup {
+    setup_with(BY_HAND, extra)
+}
+
+fn setup_with(intervals: &str, extra: &str) -> Setup {
     let fake = FakeGitHub::start();
     let (project, origin) = TestProject::with_origin();
     fake.with(|state| state.git_dir = Some(origin.clone()));
@@ -46,7 +53,7 @@ env = {{ CONTROL = "{control}" }}
 
 [steward]
 mode = "run"
-intervals = {{ triage_s = 86400, feedback_s = 86400, run_s = 86400, health_s = 3600, idle_s = 3600 }}
+intervals = {{ {intervals} }}
 
 [github]
 repo = "octo/widgets"
@@ -129,6 +136,22 @@ impl Setup {
 
     fn pulls(&self) -> Vec<u64> {
         self.fake.with(|state| state.issues.values().filter(|i| i.pull.is_some()).map(|i| i.number).collect())
+    }
+
+    /// Runs a `loop` tick in the background, waits until GitHub holds the first request that
+    /// matches `method` and `path` open (after carrying it out, with `apply`), then kills the
+    /// daemon with SIGKILL and starts it again.
+    fn crash_during(&self, r#loop: &str, method: &str, path: &str, apply: bool) {
+        self.fake.fail(Fault::Hang { apply }, 1, Some(method), Some(path));
+        let hung = self.fake.with(|state| state.hung);
+        let mut tick = self.project.command(&["github", "tick", r#loop]);
+        let mut tick = tick.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        wait_until(&format!("GitHub holds {method} {path}"), || self.fake.with(|state| state.hung > hung));
+        let pid = self.project.pid_file().unwrap();
+        harness::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        wait_until("the daemon is gone", || !harness::process_exists(pid));
+        wait_until("the tick's client gives up", || tick.try_wait().unwrap().is_some());
+        start(&self.project);
     }
 
     fn steward_comments(&self, issue: u64, kind: &str) -> Vec<String> {
@@ -298,7 +321,7 @@ fn a_question_pauses_a_trusted_answer_resumes_and_other_work_goes_on() {
     let resumed = setup.prompts().into_iter().find(|p| p.contains("A maintainer answered")).expect("resumed prompt");
     assert!(resumed.contains("Which parser API should I use?") && resumed.contains("Use the streaming API."));
     assert!(!resumed.contains("unsafe"), "the untrusted answer is not passed on");
-    assert!(!setup.fake.labels_of(first).contains(&"steward:needs-input".to_owned()) || session["state"] == "running");
+    assert!(!setup.fake.labels_of(first).contains(&"steward:needs-input".to_owned()), "the answer clears the label");
 }
 
 #[test]
@@ -402,4 +425,162 @@ fn sessions_can_be_cancelled_and_resumed() {
     assert_eq!(resume["error"]["code"], -32043, "a cancelled session stays cancelled: {resume}");
     let missing = setup.project.call("session.resume", json!({ "id": 9 }));
     assert_eq!(missing["error"]["code"], -32041);
+    // Cancelling takes the ready label away: the run loop leaves the issue alone until a
+    // person labels it ready again.
+    assert!(!setup.fake.labels_of(issue).contains(&"steward:ready".to_owned()));
+    setup.tick("run");
+    assert_eq!(setup.project.call("session.list", json!({}))["result"]["sessions"].as_array().unwrap().len(), 1);
+    setup.fake.label(issue, "steward:ready", "octo");
+    setup.tick("run");
+    let sessions = setup.project.call("session.list", json!({}))["result"]["sessions"].clone();
+    assert_eq!(sessions.as_array().unwrap().len(), 2, "labelled ready again, a new session: {sessions}");
+}
+
+/// Where a `kill -9` lands on the way from ready to done.
+struct Crash {
+    /// 0: the tick that starts the session (and the supervisor's look when its agent starts),
+    /// 1: the one that publishes, 2: the one that sees the checks pass.
+    tick: usize,
+    method: &'static str,
+    path: &'static str,
+    apply: bool,
+}
+
+/// Runs the whole path with one crash in it and checks the end state is the one a run without
+/// a crash reaches: done, one pull request, one progress comment, only `steward:done` left.
+fn converges_after(crash: Crash) {
+    let setup = setup("max_attempts = 3");
+    let issue = ready_issue(&setup.fake, "Fix the parser");
+    for tick in 0..3 {
+        if tick == 2 {
+            let sha = setup.origin_sha("steward/issue-1").expect("the branch was pushed");
+            setup.check(&sha, "success");
+        }
+        if tick == crash.tick {
+            setup.crash_during("run", crash.method, crash.path, crash.apply);
+        }
+        setup.tick("run");
+        if tick == 0 {
+            setup.wait_task_done(1);
+        }
+    }
+    let session = setup.session(1);
+    assert_eq!(session["state"], "done", "{session}");
+    assert_eq!(setup.pulls().len(), 1, "one pull request");
+    assert_eq!(setup.steward_comments(issue, "progress").len(), 1, "one progress comment");
+    let labels = setup.fake.labels_of(issue);
+    assert!(labels.contains(&"steward:done".to_owned()), "{labels:?}");
+    for stale in ["steward:in-progress", "steward:needs-input", "steward:needs-human"] {
+        assert!(!labels.contains(&stale.to_owned()), "{stale} left lying: {labels:?}");
+    }
+    // The agent completed once; a run the crash cut short shows as interrupted, never twice done.
+    let tasks = setup.project.call("task.list", json!({}))["result"]["tasks"].clone();
+    let states: Vec<&str> = tasks.as_array().unwrap().iter().map(|t| t["state"].as_str().unwrap()).collect();
+    assert_eq!(states.iter().filter(|state| **state == "completed").count(), 1, "{tasks}");
+    assert!(states.iter().all(|state| matches!(*state, "completed" | "interrupted")), "{tasks}");
+}
+
+#[test]
+fn kill_9_while_preparing_posts_one_progress_comment() {
+    converges_after(Crash { tick: 0, method: "POST", path: "/repos/octo/widgets/issues/1/comments", apply: true });
+}
+
+#[test]
+fn kill_9_after_the_push_before_the_pull_request_is_known_opens_one_pull_request() {
+    converges_after(Crash { tick: 1, method: "POST", path: "/repos/octo/widgets/pulls", apply: true });
+}
+
+#[test]
+fn kill_9_while_labelling_in_progress_converges() {
+    // The label goes on as soon as the agent starts, so the crash lands while it may run.
+    converges_after(Crash { tick: 0, method: "POST", path: "/repos/octo/widgets/issues/1/labels", apply: true });
+}
+
+#[test]
+fn kill_9_while_checking_converges() {
+    converges_after(Crash { tick: 2, method: "GET", path: "/repos/octo/widgets/commits/", apply: false });
+}
+
+#[test]
+fn kill_9_while_clearing_labels_leaves_none_lying() {
+    converges_after(Crash { tick: 2, method: "DELETE", path: "/repos/octo/widgets/issues/1/labels/", apply: true });
+}
+
+#[test]
+fn kill_9_while_posting_the_question_posts_it_once_and_the_answer_resumes() {
+    let setup = setup("max_attempts = 3");
+    setup.mode("ask");
+    let issue = ready_issue(&setup.fake, "Which API?");
+    setup.tick("run");
+    setup.wait_task_done(1);
+    setup.mode("commit");
+    setup.crash_during("run", "POST", "/repos/octo/widgets/issues/1/comments", true);
+    setup.tick("run");
+    let session = setup.session(1);
+    assert_eq!(session["state"], "paused", "{session}");
+    assert_eq!(setup.steward_comments(issue, "question").len(), 1, "the question is posted once");
+    assert!(setup.fake.labels_of(issue).contains(&"steward:needs-input".to_owned()));
+
+    setup.fake.comment(issue, "octo", "Use the streaming API.");
+    setup.crash_during("feedback", "DELETE", "/repos/octo/widgets/issues/1/labels/", true);
+    setup.tick("feedback");
+    setup.tick("run");
+    let session = setup.session(1);
+    assert_eq!(session["state"], "running", "the answer is not lost: {session}");
+    setup.wait_task_done(1);
+    setup.tick("run");
+    assert_eq!(setup.session(1)["state"], "checking");
+    assert!(!setup.fake.labels_of(issue).contains(&"steward:needs-input".to_owned()));
+    let tasks = setup.project.call("task.list", json!({}))["result"]["tasks"].clone();
+    assert_eq!(tasks.as_array().unwrap().len(), 2, "one run before the question, one after: {tasks}");
+    assert_eq!(setup.steward_comments(issue, "question").len(), 1);
+    assert_eq!(setup.pulls().len(), 1);
+}
+
+#[test]
+fn the_supervisor_moves_sessions_on_without_a_tick() {
+    // The run loop never ticks by itself here; only the supervisor does (every 5 s, and at
+    // once when a session's agent starts or ends).
+    let setup = setup_with(
+        "triage_s = 86400, feedback_s = 86400, run_s = 86400, health_s = 5, idle_s = 3600",
+        "max_attempts = 3",
+    );
+    let issue = ready_issue(&setup.fake, "Fix the parser");
+    setup.tick("run");
+    wait_until("the agent's end moves the session to checking", || setup.session(1)["state"] == "checking");
+    assert!(setup.fake.labels_of(issue).contains(&"steward:in-progress".to_owned()));
+    let sha = setup.origin_sha("steward/issue-1").unwrap();
+    // Nothing local happens now: only the periodic look sees the checks pass.
+    setup.check(&sha, "success");
+    wait_until("the supervisor sees the checks pass", || setup.session(1)["state"] == "done");
+    assert!(setup.fake.labels_of(issue).contains(&"steward:done".to_owned()));
+}
+
+#[test]
+fn a_session_past_max_session_minutes_is_handed_to_a_human() {
+    let setup = setup("max_attempts = 3\nmax_session_minutes = 30");
+    setup.mode("sleep");
+    let issue = ready_issue(&setup.fake, "Slow one");
+    setup.tick("run");
+    wait_until("the agent runs", || setup.control.path().join("sleeping").exists());
+    setup.tick("run");
+    // Time passes: the session's clock is set back two hours while the daemon is down.
+    let pid = setup.project.pid_file().unwrap();
+    harness::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    wait_until("the daemon is gone", || !harness::process_exists(pid));
+    let store = rusqlite::Connection::open(setup.project.path(".steward/daemon/steward.db")).unwrap();
+    let earlier = (chrono::Utc::now() - chrono::TimeDelta::hours(2)).to_rfc3339();
+    assert_eq!(store.execute("UPDATE sessions SET active_since = ?1 WHERE id = 1", [&earlier]).unwrap(), 1);
+    drop(store);
+    start(&setup.project);
+    setup.tick("run");
+    let session = setup.session(1);
+    assert_eq!(session["state"], "escalated", "{session}");
+    let handed = setup.steward_comments(issue, "escalated");
+    assert_eq!(handed.len(), 1);
+    assert!(handed[0].contains("max_session_minutes"), "{}", handed[0]);
+    let labels = setup.fake.labels_of(issue);
+    assert!(labels.contains(&"steward:needs-human".to_owned()) && !labels.contains(&"steward:in-progress".to_owned()));
+    let tasks = setup.project.call("task.list", json!({}))["result"]["tasks"].clone();
+    assert_eq!(tasks.as_array().unwrap().len(), 1, "no agent is started for a session out of time: {tasks}");
 }

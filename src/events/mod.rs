@@ -139,6 +139,8 @@ pub struct EventBus {
     /// A consumer that must see every event, in order, however slow it is (automation): a
     /// broadcast receiver that lags loses events, this channel does not.
     tap: OnceLock<mpsc::UnboundedSender<Arc<Event>>>,
+    /// The daemon's own listeners (the steward's supervisor): not counted as subscribers.
+    internal: broadcast::Sender<Arc<Event>>,
 }
 
 /// Where events are kept beyond the window.
@@ -146,6 +148,9 @@ struct Persist {
     writer: crate::store::Writer,
     retention: AtomicU64,
 }
+
+/// Events an internal listener may fall behind by before it is told it lagged.
+const INTERNAL_CAPACITY: usize = 256;
 
 /// How many events go by between two prunes of the store.
 const PRUNE_EVERY: u64 = 500;
@@ -160,6 +165,7 @@ impl EventBus {
             live,
             persist: None,
             tap: OnceLock::new(),
+            internal: broadcast::channel(INTERNAL_CAPACITY).0,
         }
     }
 
@@ -173,6 +179,7 @@ impl EventBus {
             live,
             persist: Some(Persist { writer, retention: AtomicU64::new(retention) }),
             tap: OnceLock::new(),
+            internal: broadcast::channel(INTERNAL_CAPACITY).0,
         }
     }
 
@@ -217,6 +224,7 @@ impl EventBus {
             let _ = tap.send(event.clone());
         }
         // No receivers is fine: nobody is listening right now.
+        let _ = self.internal.send(event.clone());
         let _ = self.live.send(event.clone());
         tracing::debug!(seq = event.seq, topic = %event.topic, "event");
         event
@@ -231,6 +239,12 @@ impl EventBus {
         };
         let window_start = window.recent.front().map_or(window.next_seq, |e| e.seq);
         Subscription { backlog, live: self.live.subscribe(), window_start }
+    }
+
+    /// Events from now on, for a listener inside the daemon; it is not counted among the
+    /// subscribers `daemon.status` reports. A listener that falls behind is told it lagged.
+    pub fn listen(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.internal.subscribe()
     }
 
     /// The events in the window with `seq > after`, oldest first.

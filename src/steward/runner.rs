@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::json;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::context::{Context, RepoFacts, TickError, TickOutcome};
@@ -200,6 +200,9 @@ impl Runner {
     }
 
     async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<Input>, stopping: CancellationToken) {
+        // A session's agent starting or ending moves the session on now, not at the next
+        // supervisor tick.
+        let mut task_events = Some(self.parts.events.listen());
         loop {
             let config = self.parts.config.get();
             let sessions_run = Loop::Run.active_in(self.mode(&config));
@@ -215,6 +218,22 @@ impl Runner {
                     Some(input) => input,
                     None => break,
                 },
+                event = next_event(&mut task_events) => {
+                    match event {
+                        Ok(event) => {
+                            if let Some(task) = session_task_event(&event.topic, &event.data)
+                                && sessions_run
+                                && self.is_session_task(task).await
+                            {
+                                self.health_next = Instant::now();
+                            }
+                        }
+                        // Missed some: one look at the sessions catches up.
+                        Err(broadcast::error::RecvError::Lagged(_)) => self.health_next = Instant::now(),
+                        Err(broadcast::error::RecvError::Closed) => task_events = None,
+                    }
+                    continue;
+                }
                 () = sleep_until(next) => {
                     tokio::select! {
                         () = self.run_due() => {}
@@ -277,6 +296,17 @@ impl Runner {
                 self.parts.events.emit("steward:worktrees_removed", json!({ "paths": paths }));
             }
             self.gc_next = Instant::now() + GC_EVERY;
+        }
+    }
+
+    /// Whether `task` is the agent of a session still going.
+    async fn is_session_task(&self, task: u64) -> bool {
+        match self.parts.store.read(sql::live).await {
+            Ok(live) => live.iter().any(|session| session.task == Some(task)),
+            Err(error) => {
+                tracing::warn!(%error, "could not read the sessions");
+                false
+            }
         }
     }
 
@@ -583,4 +613,21 @@ async fn sleep_until(at: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
     }
+}
+
+/// The next event on the bus, or never once it is closed.
+async fn next_event(
+    events: &mut Option<broadcast::Receiver<Arc<crate::events::Event>>>,
+) -> Result<Arc<crate::events::Event>, broadcast::error::RecvError> {
+    match events {
+        Some(events) => events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The task an event says started or ended, for the topics that can move a session on.
+fn session_task_event(topic: &str, data: &serde_json::Value) -> Option<u64> {
+    const TOPICS: &[&str] =
+        &["task:started", "task:completed", "task:failed", "task:timeout", "task:cancelled", "task:interrupted"];
+    TOPICS.contains(&topic).then(|| data["id"].as_u64()).flatten()
 }

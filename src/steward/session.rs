@@ -165,6 +165,11 @@ pub enum Effect {
     Escalate { reason: String },
     /// Remove the labels of a live session (`in-progress`, `needs-input`).
     ClearLabels,
+    /// Remove the ready label (`policy.ready_label`): a cancelled session's issue waits for a
+    /// person to label it ready again.
+    ClearReady,
+    /// Remove `steward:needs-input`: the question has its answer.
+    ClearNeedsInput,
     /// Edit the progress comment.
     Progress { step: String },
 }
@@ -214,9 +219,11 @@ pub fn transition(
         Ok(Transition {
             state: S::Escalated,
             attempts,
+            // Labelled for a human before the session's labels go: a crash in between leaves
+            // the issue handled, never looking ready.
             effects: vec![
-                Effect::ClearLabels,
                 Effect::Escalate { reason: reason.clone() },
+                Effect::ClearLabels,
                 Effect::Progress { step: format!("handed to a human: {reason}") },
             ],
         })
@@ -239,7 +246,8 @@ pub fn transition(
             if s == S::Running {
                 effects.push(Effect::StopAgent);
             }
-            effects.extend([Effect::ClearLabels, Effect::Progress { step: "cancelled".into() }]);
+            // Unready first: the run loop must not take the issue again until a person says so.
+            effects.extend([Effect::ClearReady, Effect::ClearLabels, Effect::Progress { step: "cancelled".into() }]);
             to(S::Cancelled, attempts, effects)
         }
         (s, E::TimedOut) if !s.is_over() && s != S::Paused => {
@@ -300,7 +308,7 @@ pub fn transition(
         (S::Checking, E::ChecksPassed) => to(
             S::Done,
             attempts,
-            vec![Effect::ClearLabels, Effect::Finish, Effect::Progress { step: "done: the checks passed".into() }],
+            vec![Effect::Finish, Effect::ClearLabels, Effect::Progress { step: "done: the checks passed".into() }],
         ),
         (S::Checking, E::ChecksFailed { summary }) => {
             again(Turn::Corrective { summary: summary.clone() }, "the checks failed")
@@ -309,6 +317,7 @@ pub fn transition(
             S::Running,
             attempts,
             vec![
+                Effect::ClearNeedsInput,
                 Effect::StartAgent(Turn::Answer { answer: answer.clone() }),
                 Effect::Progress { step: "resuming with the answer".into() },
             ],
@@ -316,7 +325,11 @@ pub fn transition(
         (S::Paused, E::Resume) => to(
             S::Running,
             attempts,
-            vec![Effect::StartAgent(Turn::Resumed), Effect::Progress { step: "resumed".into() }],
+            vec![
+                Effect::ClearNeedsInput,
+                Effect::StartAgent(Turn::Resumed),
+                Effect::Progress { step: "resumed".into() },
+            ],
         ),
         // A person takes an escalated session back: a fresh set of attempts.
         (S::Escalated, E::Resume) => to(

@@ -90,11 +90,12 @@ pub(super) async fn start(context: &mut Context<'_>, issue: &Issue, decision: &s
     Ok(true)
 }
 
-/// Moves every live session of this repository along: carries out what is pending, then looks
-/// at what its state waits for. Paused sessions wait for the feedback loop.
+/// Moves every session of this repository along: carries out what is pending (finished
+/// sessions included), then looks at what its state waits for. Paused sessions wait for the
+/// feedback loop.
 pub(super) async fn advance_all(context: &mut Context<'_>) -> Result<u32, TickError> {
     let repo = context.repo();
-    let live = context.store.read(sql::live).await?;
+    let live = context.store.read(sql::unsettled).await?;
     let mut moved = 0;
     for session in live.into_iter().filter(|s| s.repo.eq_ignore_ascii_case(&repo)) {
         let before = (session.state, session.attempts, session.pending.len(), session.task);
@@ -508,6 +509,17 @@ async fn carry_out(
             for label in [IN_PROGRESS, NEEDS_INPUT] {
                 github.remove_label(issue, label).await?;
             }
+            context.changes += 1;
+            Ok(None)
+        }
+        Effect::ClearReady => {
+            let ready = context.config.policy.ready_label.clone();
+            github.remove_label(issue, &ready).await?;
+            context.changes += 1;
+            Ok(None)
+        }
+        Effect::ClearNeedsInput => {
+            github.remove_label(issue, NEEDS_INPUT).await?;
             context.changes += 1;
             Ok(None)
         }

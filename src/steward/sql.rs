@@ -129,6 +129,17 @@ pub fn live(conn: &Connection) -> rusqlite::Result<Vec<Session>> {
     .collect()
 }
 
+/// The sessions a tick still has work for: the live ones, and finished ones whose last effects
+/// (labels, the last edit of the progress comment) a crash left undone.
+pub fn unsettled(conn: &Connection) -> rusqlite::Result<Vec<Session>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM sessions WHERE state NOT IN ('done', 'escalated', 'cancelled') OR pending != '[]' \
+         ORDER BY id"
+    ))?
+    .query_map([], from_row)?
+    .collect()
+}
+
 /// The triage task awaited for an issue, if one is.
 pub fn triage_pending(conn: &Connection, repo: &str, issue: u64) -> rusqlite::Result<Option<u64>> {
     conn.prepare_cached("SELECT task FROM triage_pending WHERE repo = ?1 AND issue = ?2")?

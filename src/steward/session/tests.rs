@@ -201,24 +201,30 @@ fn effects_say_what_to_do() {
         effects(S::Running, 1, SessionEvent::AgentEnded(AgentOutcome::Asked { question: "q?".into() }))[0],
         Effect::AskHuman { question: "q?".into() }
     );
+    // An answer (or a person's resume) takes the needs-input label away before the agent runs.
     assert_eq!(
-        effects(S::Paused, 1, SessionEvent::Answered { answer: "a".into(), by: "bob".into() })[0],
-        Effect::StartAgent(Turn::Answer { answer: "a".into() })
+        &effects(S::Paused, 1, SessionEvent::Answered { answer: "a".into(), by: "bob".into() })[..2],
+        &[Effect::ClearNeedsInput, Effect::StartAgent(Turn::Answer { answer: "a".into() })]
+    );
+    assert_eq!(
+        &effects(S::Paused, 1, SessionEvent::Resume)[..2],
+        &[Effect::ClearNeedsInput, Effect::StartAgent(Turn::Resumed)]
     );
     assert_eq!(
         effects(S::Running, 2, SessionEvent::AgentEnded(AgentOutcome::Vanished))[0],
         Effect::StartAgent(Turn::Respawn)
     );
     let done = effects(S::Checking, 1, SessionEvent::ChecksPassed);
-    assert_eq!(&done[..2], &[Effect::ClearLabels, Effect::Finish]);
+    // The end label goes on before the session's labels come off: no moment looks ready.
+    assert_eq!(&done[..2], &[Effect::Finish, Effect::ClearLabels]);
     let escalated = effects(S::Checking, 3, SessionEvent::ChecksFailed { summary: "x".into() });
-    assert_eq!(escalated[0], Effect::ClearLabels);
-    assert!(matches!(&escalated[1], Effect::Escalate { reason } if reason.contains("all 3 attempts are used")));
+    assert!(matches!(&escalated[0], Effect::Escalate { reason } if reason.contains("all 3 attempts are used")));
+    assert_eq!(escalated[1], Effect::ClearLabels);
     let no_commits = effects(S::Running, 1, SessionEvent::AgentEnded(AgentOutcome::Completed { commits: false }));
-    assert!(matches!(&no_commits[1], Effect::Escalate { reason } if reason.contains("without making a commit")));
+    assert!(matches!(&no_commits[0], Effect::Escalate { reason } if reason.contains("without making a commit")));
     // Cancelling or timing out a running session stops its agent first.
     assert_eq!(effects(S::Running, 1, SessionEvent::Cancel)[0], Effect::StopAgent);
-    assert_eq!(effects(S::Checking, 1, SessionEvent::Cancel)[0], Effect::ClearLabels);
+    assert_eq!(&effects(S::Checking, 1, SessionEvent::Cancel)[..2], &[Effect::ClearReady, Effect::ClearLabels]);
     assert_eq!(effects(S::Running, 1, SessionEvent::TimedOut)[0], Effect::StopAgent);
 }
 

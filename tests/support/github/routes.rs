@@ -75,6 +75,14 @@ async fn front(Extract(shared): Extract<Shared>, request: Request, next: Next) -
         (state.log.len() - 1, fault, unauthorized)
     };
     let response = match (fault, unauthorized) {
+        (Some(Fault::Hang { apply }), unauthorized) => {
+            if apply && unauthorized.is_none() {
+                let _ = next.run(Request::from_parts(parts, Body::from(body))).await;
+            }
+            lock(&shared).hung += 1;
+            std::future::pending::<()>().await;
+            unreachable!("a pending future never completes")
+        }
         (Some(fault), _) if !matches!(fault, Fault::LastOfWindow { .. }) => fault_answer(&fault),
         (_, Some(refusal)) => refusal,
         (fault, None) => {
@@ -161,6 +169,8 @@ fn fault_answer(fault: &Fault) -> Response {
             (StatusCode::BAD_GATEWAY, "<html><body><h1>502 Bad Gateway</h1></body></html>").into_response()
         }
         Fault::LastOfWindow { .. } => StatusCode::OK.into_response(),
+        // Handled before any answer is made.
+        Fault::Hang { .. } => StatusCode::GATEWAY_TIMEOUT.into_response(),
     }
 }
 

@@ -55,6 +55,10 @@ pub enum Fault {
     ServerError,
     /// 502 with an HTML page, as GitHub's front end sends.
     BadGateway,
+    /// Never answers: the connection stays open with no response, as when the network drops
+    /// mid-request. With `apply`, the request takes effect first (GitHub did the work; the
+    /// client never learns it), which is where a `kill -9` hurts most.
+    Hang { apply: bool },
 }
 
 #[derive(Clone, Debug)]
@@ -203,6 +207,8 @@ pub struct State {
     pub check_runs: BTreeMap<String, Vec<FakeCheckRun>>,
     pub statuses: BTreeMap<String, Vec<FakeStatus>>,
     pub(crate) faults: Vec<PendingFault>,
+    /// Requests held open by [`Fault::Hang`] (after taking effect, when asked to).
+    pub hung: usize,
     pub log: Vec<LoggedRequest>,
     pub(crate) next_comment_id: u64,
     pub(crate) remaining: u64,
@@ -231,6 +237,7 @@ impl State {
             check_runs: BTreeMap::new(),
             statuses: BTreeMap::new(),
             faults: Vec::new(),
+            hung: 0,
             log: Vec::new(),
             next_comment_id: 9001,
             remaining: 5000,
