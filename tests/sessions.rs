@@ -15,11 +15,14 @@ use serde_json::{Value, json};
 const TOKEN_ENV: &str = "STEWARD_TEST_GITHUB_TOKEN";
 
 /// The agent: reads its prompt (kept in `prompts/`), then does what the file `mode` in the
-/// control directory says: `commit`, `ask`, `nothing`, `fail` or `sleep`.
+/// control directory says: `commit`, `ask`, `commit_ask` (a commit, then a question),
+/// `nothing`, `fail` or `sleep`.
 const AGENT: &str = r#"n=$(ls "$CONTROL/prompts" | wc -l); cat > "$CONTROL/prompts/$n.txt"
 case "$(cat "$CONTROL/mode")" in
   commit) echo "change $n" >> fix.txt && git add fix.txt && git -c user.name=Agent -c user.email=agent@example.com commit -qm "Fix attempt $n" ;;
   ask) mkdir -p .steward && echo "Which parser API should I use?" > .steward/question.md ;;
+  commit_ask) echo "half done" > half.txt && git add half.txt && git -c user.name=Agent -c user.email=agent@example.com commit -qm "Half of it" \
+    && mkdir -p .steward && echo "Keep going the same way?" > .steward/question.md ;;
   nothing) echo "I looked around and found nothing to change." ;;
   fail) echo "broken" >&2; exit 3 ;;
   sleep) echo started > "$CONTROL/sleeping"; exec sleep 600 ;;
@@ -583,4 +586,30 @@ fn a_session_past_max_session_minutes_is_handed_to_a_human() {
     assert!(labels.contains(&"steward:needs-human".to_owned()) && !labels.contains(&"steward:in-progress".to_owned()));
     let tasks = setup.project.call("task.list", json!({}))["result"]["tasks"].clone();
     assert_eq!(tasks.as_array().unwrap().len(), 1, "no agent is started for a session out of time: {tasks}");
+}
+
+#[test]
+fn an_answer_resumes_in_a_worktree_recreated_from_the_branch() {
+    let setup = setup("max_attempts = 3");
+    setup.mode("commit_ask");
+    let issue = ready_issue(&setup.fake, "Two halves");
+    setup.tick("run");
+    setup.wait_task_done(1);
+    setup.mode("commit");
+    setup.tick("run");
+    assert_eq!(setup.session(1)["state"], "paused");
+    // Someone cleans up while the session waits for its answer.
+    let worktree = setup.project.path(".steward/worktrees/issue-1");
+    std::fs::remove_dir_all(&worktree).unwrap();
+    setup.fake.comment(issue, "octo", "Yes, same way.");
+    setup.tick("feedback");
+    setup.wait_task_done(1);
+    assert!(worktree.join("half.txt").exists(), "the worktree is made again from the session's branch");
+    assert!(worktree.join("fix.txt").exists(), "and the agent went on in it");
+    setup.tick("run");
+    assert_eq!(setup.session(1)["state"], "checking");
+    let sha = setup.origin_sha("steward/issue-1").unwrap();
+    let log = Command::new("git").args(["log", "--format=%s", &sha]).current_dir(&setup.origin).output().unwrap();
+    let subjects = String::from_utf8_lossy(&log.stdout);
+    assert!(subjects.contains("Half of it") && subjects.contains("Fix attempt"), "{subjects}");
 }

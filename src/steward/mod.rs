@@ -17,6 +17,8 @@ pub mod triage;
 pub mod work;
 
 mod context;
+mod effects;
+mod gc;
 mod tick_feedback;
 mod tick_run;
 mod tick_triage;

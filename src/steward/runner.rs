@@ -20,7 +20,7 @@ use super::context::{Context, RepoFacts, TickError, TickOutcome};
 use super::policy::{self, Loop, Skip};
 use super::schedule::{self, Failures, TickResult};
 use super::session::{Session, SessionEvent, SessionState};
-use super::{LoopStatus, StewardStatus, TickReport, sessions, sql, tick_feedback, tick_run, tick_triage};
+use super::{LoopStatus, StewardStatus, TickReport, gc, sessions, sql, tick_feedback, tick_run, tick_triage};
 use crate::config::{Config, Mode};
 use crate::events::EventBus;
 use crate::github::{DryRunSink, GitHub, RepoId, Settings};
@@ -290,7 +290,7 @@ impl Runner {
             self.health_next = Instant::now() + Duration::from_secs(config.steward.intervals.health_s);
         }
         if self.gc_next <= Instant::now() {
-            let removed = sessions::collect_garbage(&self.parts.store, self.parts.project.root()).await;
+            let removed = gc::collect_garbage(&self.parts.store, self.parts.project.root()).await;
             if !removed.is_empty() {
                 let paths: Vec<String> = removed.iter().map(|path| path.display().to_string()).collect();
                 self.parts.events.emit("steward:worktrees_removed", json!({ "paths": paths }));

@@ -8,15 +8,15 @@
 //! agent's task is submitted in the same transaction that records it), so a restart after a
 //! `kill -9` anywhere simply carries out what is still pending.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{TimeDelta, Utc};
 use serde_json::json;
 
 use super::context::{Context, TickError};
 use super::session::{self, AgentOutcome, Effect, LogEntry, Pending, Session, SessionEvent, SessionState, Turn};
-use super::{git, sql, work};
-use crate::github::{GitHubError, Issue, NewPull, comment_body, has_marker};
+use super::{effects, git, sql, work};
+use crate::github::Issue;
 use crate::queue::{Submission, TaskState};
 
 /// Labels a live session puts on its issue.
@@ -24,9 +24,6 @@ pub const IN_PROGRESS: &str = "steward:in-progress";
 pub const NEEDS_INPUT: &str = "steward:needs-input";
 pub const NEEDS_HUMAN: &str = "steward:needs-human";
 pub const DONE: &str = "steward:done";
-
-/// Longest part of the agent's output quoted when it is handed to a human.
-const OUTPUT_TAIL: usize = 3000;
 
 fn log(session: &mut Session, kind: &str, text: impl Into<String>) {
     let mut text: String = text.into();
@@ -341,7 +338,7 @@ async fn drain(context: &mut Context<'_>, mut session: Session) -> Result<Sessio
                 }
             }
         }
-        let event = match carry_out(context, &mut session, &next.effect).await {
+        let event = match effects::carry_out(context, &mut session, &next.effect).await {
             Ok(event) => event,
             Err(error) => {
                 session.last_error = Some(error.message.clone());
@@ -424,254 +421,4 @@ async fn start_agent(
         }
         Err(error) => Ok(Some(format!("could not submit the agent's task: {error}"))),
     }
-}
-
-/// One effect; `Some(event)` when its result moves the session on.
-async fn carry_out(
-    context: &mut Context<'_>,
-    session: &mut Session,
-    effect: &Effect,
-) -> Result<Option<SessionEvent>, TickError> {
-    let github = context.github.clone();
-    let issue = session.issue;
-    match effect {
-        Effect::PrepareWorktree => {
-            let root = context.project_root.clone();
-            let default_branch = context.default_branch().await?;
-            let result = tokio::task::spawn_blocking(move || {
-                git::fetch(&root, &default_branch)?;
-                git::ensure_worktree(&root, issue, &default_branch)
-            })
-            .await
-            .map_err(|error| TickError { message: error.to_string(), needs_person: false, changes: 0 })?;
-            Ok(Some(match result {
-                Ok((worktree, _)) => {
-                    session.worktree = worktree.path.to_string_lossy().into_owned();
-                    SessionEvent::Prepared
-                }
-                Err(error) => SessionEvent::StepFailed { error: error.to_string() },
-            }))
-        }
-        Effect::StartAgent(_) => Ok(None),
-        Effect::StopAgent => {
-            if let Some(task) = session.task {
-                let _ = context.queue.cancel(task).await;
-            }
-            Ok(None)
-        }
-        Effect::LabelInProgress => {
-            github.add_labels(issue, &[IN_PROGRESS.to_owned()]).await?;
-            context.changes += 1;
-            Ok(None)
-        }
-        Effect::Publish => publish(context, session).await,
-        Effect::WatchChecks => Ok(None),
-        Effect::AskHuman { question } => {
-            let key = format!("{}:{}", session.id, session.attempts);
-            let text = format!(
-                "**steward needs an answer to go on with this issue.**\n\n{question}\n\nReply in a comment: the first \
-                 answer from a maintainer resumes the work on branch `{}`.",
-                session.branch
-            );
-            let id = post_once(context, issue, "question", &key, &text).await?;
-            session.question_comment = Some(id);
-            github.add_labels(issue, &[NEEDS_INPUT.to_owned()]).await?;
-            context.changes += 1;
-            Ok(None)
-        }
-        Effect::Finish => {
-            github.add_labels(issue, &[DONE.to_owned()]).await?;
-            context.changes += 1;
-            Ok(None)
-        }
-        Effect::Escalate { reason } => {
-            let count =
-                session.log.iter().filter(|e| e.kind == "transition" && e.text.contains("-> escalated")).count();
-            let mut text = format!(
-                "**steward hands this issue to a human.**\n\n{reason}.\n\nThe branch `{}` is kept as it is{}. To let \
-                 steward try again, run `steward session resume {}`.",
-                session.branch,
-                session.pull.map(|pull| format!(" (pull request #{pull})")).unwrap_or_default(),
-                session.id
-            );
-            if reason.contains("without making a commit")
-                && let Some(task) = session.task
-                && let Some(tail) = output_tail(context, task).await
-            {
-                text.push_str(&format!("\n\nThe agent's last output:\n\n```\n{tail}\n```"));
-            }
-            post_once(context, issue, "escalated", &format!("{}:{count}", session.id), &text).await?;
-            github.add_labels(issue, &[NEEDS_HUMAN.to_owned()]).await?;
-            context.changes += 1;
-            Ok(None)
-        }
-        Effect::ClearLabels => {
-            for label in [IN_PROGRESS, NEEDS_INPUT] {
-                github.remove_label(issue, label).await?;
-            }
-            context.changes += 1;
-            Ok(None)
-        }
-        Effect::ClearReady => {
-            let ready = context.config.policy.ready_label.clone();
-            github.remove_label(issue, &ready).await?;
-            context.changes += 1;
-            Ok(None)
-        }
-        Effect::ClearNeedsInput => {
-            github.remove_label(issue, NEEDS_INPUT).await?;
-            context.changes += 1;
-            Ok(None)
-        }
-        Effect::Progress { step } => {
-            progress(context, session, step).await?;
-            Ok(None)
-        }
-    }
-}
-
-/// Posts a marked comment unless one with the marker exists; its id either way.
-async fn post_once(context: &mut Context<'_>, issue: u64, kind: &str, key: &str, text: &str) -> Result<u64, TickError> {
-    let existing = context.github.comments(issue).await?;
-    if let Some(found) = existing.iter().find(|comment| has_marker(&comment.body, kind, key)) {
-        return Ok(found.id);
-    }
-    let made = context.github.create_comment(issue, &comment_body(text, kind, key)).await?;
-    context.changes += 1;
-    Ok(made.id)
-}
-
-/// The one progress comment of a session, edited in place.
-async fn progress(context: &mut Context<'_>, session: &mut Session, step: &str) -> Result<(), TickError> {
-    let mut text = format!(
-        "**steward is working on this issue** (session {}).\n\n- branch: `{}`\n- step: {step}\n- attempts: {} of {}",
-        session.id, session.branch, session.attempts, context.config.policy.max_attempts
-    );
-    if let Some(pull) = session.pull {
-        text.push_str(&format!("\n- pull request: #{pull}"));
-    }
-    text.push_str(&format!("\n\n_Updated {}._", crate::events::format_time(&Utc::now())));
-    let key = session.id.to_string();
-    let body = comment_body(&text, "progress", &key);
-    if let Some(id) = session.progress_comment {
-        match context.github.update_comment(id, &body).await {
-            Ok(_) => {
-                context.changes += 1;
-                return Ok(());
-            }
-            Err(GitHubError::NotFound { .. }) => session.progress_comment = None,
-            Err(error) => return Err(error.into()),
-        }
-    }
-    let existing = context.github.comments(session.issue).await?;
-    if let Some(found) = existing.iter().find(|comment| has_marker(&comment.body, "progress", &key)) {
-        context.github.update_comment(found.id, &body).await?;
-        session.progress_comment = Some(found.id);
-    } else {
-        let made = context.github.create_comment(session.issue, &body).await?;
-        session.progress_comment = Some(made.id);
-    }
-    context.changes += 1;
-    Ok(())
-}
-
-/// Pushes the branch and opens its draft pull request, or finds the one that exists.
-async fn publish(context: &mut Context<'_>, session: &mut Session) -> Result<Option<SessionEvent>, TickError> {
-    let worktree = PathBuf::from(&session.worktree);
-    let branch = session.branch.clone();
-    let default_branch = context.default_branch().await?;
-    let base = default_branch.clone();
-    let pushed = tokio::task::spawn_blocking(move || -> Result<(String, Vec<String>), git::GitError> {
-        git::push(&worktree, &branch)?;
-        let sha = git::head_sha(&worktree)?;
-        let (_, subjects) = git::commits_ahead(&worktree, &base, 20)?;
-        Ok((sha, subjects))
-    })
-    .await
-    .map_err(|error| TickError { message: error.to_string(), needs_person: false, changes: 0 })?;
-    let (sha, subjects) = match pushed {
-        Ok(pushed) => pushed,
-        Err(error) => return Ok(Some(SessionEvent::StepFailed { error: error.to_string() })),
-    };
-    let open = context.github.pulls_for_branch(&session.branch).await?;
-    let number = match open.iter().find(|pull| pull.state == "open") {
-        Some(pull) => pull.number,
-        None => {
-            let mut body = format!("Closes #{}\n\nMade by steward (session {}).", session.issue, session.id);
-            if !subjects.is_empty() {
-                body.push_str("\n\nCommits:\n");
-                for subject in &subjects {
-                    body.push_str(&format!("- {subject}\n"));
-                }
-            }
-            let new = NewPull {
-                title: format!("{} (#{})", session.title.trim(), session.issue),
-                body,
-                head: session.branch.clone(),
-                base: default_branch,
-                draft: true,
-            };
-            let made = context.github.create_pull(&new).await?;
-            context.changes += 1;
-            made.number
-        }
-    };
-    session.pull = Some(number);
-    session.head_sha = Some(sha);
-    session.published_at = Some(Utc::now());
-    Ok(Some(SessionEvent::Published { pull: number }))
-}
-
-/// The end of the agent's output, quoted for a human (fences defused).
-async fn output_tail(context: &Context<'_>, task: u64) -> Option<String> {
-    let text = context.queue.output_tail(task, OUTPUT_TAIL * 4).await.ok()?;
-    let chars: Vec<char> = text.trim_end().chars().collect();
-    let start = chars.len().saturating_sub(OUTPUT_TAIL);
-    Some(chars[start..].iter().collect::<String>().replace("```", "'''"))
-}
-
-/// Removes the worktrees no live session uses: every directory under `.steward/worktrees/`
-/// that is not the worktree of a session that is still going (paused ones included). Returns
-/// the paths removed; one that cannot be removed is logged and tried again next time.
-pub async fn collect_garbage(store: &crate::store::Store, project_root: &Path) -> Vec<PathBuf> {
-    let live = match store.read(sql::live).await {
-        Ok(live) => live,
-        Err(error) => {
-            tracing::warn!(%error, "worktree GC: could not read the sessions");
-            return Vec::new();
-        }
-    };
-    let root = project_root.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let dirs = match git::list_worktree_dirs(&root) {
-            Ok(dirs) => dirs,
-            Err(error) => {
-                tracing::warn!(%error, "worktree GC: could not list the worktrees");
-                return Vec::new();
-            }
-        };
-        let mut removed = Vec::new();
-        for dir in dirs {
-            let used = live.iter().any(|session| same_path(Path::new(&session.worktree), &dir));
-            if used {
-                continue;
-            }
-            match git::remove_worktree(&root, &dir) {
-                Ok(()) => {
-                    tracing::info!(path = %dir.display(), "worktree GC: removed a finished session's worktree");
-                    removed.push(dir);
-                }
-                Err(error) => {
-                    tracing::warn!(path = %dir.display(), %error, "worktree GC: could not remove; trying again later")
-                }
-            }
-        }
-        removed
-    })
-    .await
-    .unwrap_or_default()
-}
-
-fn same_path(a: &Path, b: &Path) -> bool {
-    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
