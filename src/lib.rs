@@ -13,6 +13,7 @@ pub mod live_config;
 pub mod logging;
 pub mod paths;
 pub mod queue;
+pub mod service;
 pub mod steward;
 pub mod store;
 pub(crate) mod suggest;

@@ -67,16 +67,80 @@ fn config_show_prints_the_effective_configuration() {
     assert_eq!(out["daemon"]["log"], json!({"max_size_mb": 50, "max_files": 5, "level": "info"}));
 }
 
+/// Every command of the CLI (DESIGN.md §5 and the additions documented in docs/).
+const COMMANDS: &[&str] = &[
+    "init",
+    "status",
+    "daemon start",
+    "daemon run",
+    "daemon stop",
+    "daemon restart",
+    "daemon status",
+    "daemon ping",
+    "daemon reload",
+    "daemon attach",
+    "daemon logs",
+    "task submit",
+    "task list",
+    "task get",
+    "task cancel",
+    "task output",
+    "task stats",
+    "automation status",
+    "automation enable",
+    "automation disable",
+    "event emit",
+    "event list",
+    "github status",
+    "github tick",
+    "session list",
+    "session get",
+    "session resume",
+    "session cancel",
+    "config check",
+    "config show",
+    "service install",
+    "completions",
+    "man",
+];
+
 #[test]
 fn completions_cover_every_command() {
     let project = TestProject::new();
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let out = project.run(&["completions", shell]).ok().to_owned();
-        for word in ["daemon", "status", "init", "config", "attach", "reload"] {
-            assert!(out.contains(word), "{shell} completion lacks {word}");
+        assert!(out.len() > 1000, "{shell}: {out}");
+        for command in COMMANDS {
+            let word = command.rsplit(' ').next().unwrap();
+            assert!(out.contains(word), "the {shell} completion lacks `{command}`");
+        }
+        // fish writes `-l project`, the others `--project`.
+        for option in ["project", "socket", "json", "priority", "foreground"] {
+            assert!(out.contains(option), "the {shell} completion lacks --{option}");
         }
     }
     project.run(&["completions", "tcsh"]).code(2);
+}
+
+#[test]
+fn man_pages_cover_every_command() {
+    let project = TestProject::new();
+    let page = project.run(&["man"]).ok().to_owned();
+    assert!(page.starts_with(".ie") && page.contains(".TH steward 1"), "{page}");
+    for command in COMMANDS {
+        assert!(page.contains(command.split(' ').next().unwrap()), "steward.1 lacks {command}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = project.run(&["man", "--dir", dir.path().to_str().unwrap(), "--json"]).json();
+    let pages: Vec<String> = out["pages"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect();
+    for command in COMMANDS {
+        let name = format!("steward-{}.1", command.replace(' ', "-"));
+        assert!(pages.contains(&name), "no page {name} in {pages:?}");
+        let text = std::fs::read_to_string(dir.path().join(&name)).unwrap();
+        assert!(text.contains(".SH SYNOPSIS"), "{name}");
+    }
+    assert!(pages.contains(&"steward.1".to_owned()));
+    assert!(!pages.iter().any(|page| page.contains("task-shim")), "internal commands have no page");
 }
 
 #[test]
@@ -115,4 +179,50 @@ fn a_socket_nobody_listens_on_is_not_running() {
     let ran = project.run(&["status", "--socket", path.to_str().unwrap()]);
     ran.code(3);
     assert!(ran.stderr.contains(&format!("no socket at {}", path.display())), "{}", ran.stderr);
+}
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let project = TestProject::new();
+    let version = project.run(&["--version"]).ok().trim().to_owned();
+    let expected_commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map_or("unknown".to_owned(), |output| String::from_utf8_lossy(&output.stdout).trim().to_owned());
+    assert_eq!(version, format!("steward {} (commit {expected_commit})", env!("CARGO_PKG_VERSION")));
+}
+
+/// Every key `config show` prints is in docs/config.md: in the keys table by its full name, or,
+/// for agent sections, in the agents table by its own name.
+#[test]
+fn every_configuration_key_is_documented() {
+    let project = TestProject::new();
+    project.write_config("[agents.fast]\ncommand = [\"true\"]\n");
+    let shown = project.run(&["config", "show", "--json"]).json();
+    fn walk(prefix: &str, value: &serde_json::Value, keys: &mut Vec<String>) {
+        match value.as_object() {
+            Some(table) if !table.is_empty() => {
+                for (key, inner) in table {
+                    let name = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                    walk(&name, inner, keys);
+                }
+            }
+            _ => keys.push(prefix.to_owned()),
+        }
+    }
+    let mut keys = Vec::new();
+    walk("", &shown, &mut keys);
+    assert!(keys.len() > 30, "{keys:?}");
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/config.md")).unwrap();
+    let agents_table = &doc[doc.find("## Agents").expect("an Agents section")..];
+    for key in &keys {
+        let documented = match key.strip_prefix("agent.").or_else(|| key.strip_prefix("agents.fast.")) {
+            Some(field) => agents_table.contains(&format!("| `{field}` |")),
+            None => doc.contains(&format!("| `{key}` |")),
+        };
+        assert!(documented, "`{key}` is not documented in docs/config.md");
+    }
 }

@@ -10,6 +10,8 @@ mod daemon;
 mod event;
 mod github;
 mod init;
+mod man;
+mod service;
 mod session;
 mod target;
 mod task;
@@ -21,9 +23,19 @@ use clap::{Args, Parser, Subcommand};
 
 pub use target::Target;
 
-/// steward: a resident daemon per git repository that keeps agent work moving.
+/// The version and the commit it was built from: `0.1.0 (commit 1a2b3c4d5e6f)`.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("STEWARD_COMMIT"), ")");
+
+/// A resident daemon per git repository that keeps agent work moving.
+///
+/// `steward daemon start` runs the daemon for the repository you are in: a persistent priority
+/// queue of agent tasks, automation rules fired by schedules, file changes and events, and the
+/// GitHub modes that triage issues and work on ready ones. The other commands talk to it over its
+/// socket (.steward/daemon/daemon.sock, or --socket / STEWARD_SOCKET for one forwarded over SSH).
+///
+/// Exit codes: 0 ok, 1 error, 2 usage, 3 the daemon is not running.
 #[derive(Debug, Parser)]
-#[command(name = "steward", version, propagate_version = true, max_term_width = 100)]
+#[command(name = "steward", version = VERSION, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -74,8 +86,13 @@ pub enum Command {
     /// Check or show the configuration.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Run the daemon under systemd or launchd.
+    #[command(subcommand)]
+    Service(service::ServiceCommand),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
+    /// Print the manual page (or write every page into a directory).
+    Man(man::ManArgs),
     /// Internal: the daemon runs one per task to supervise its agent process.
     #[command(name = "__task-shim", hide = true)]
     TaskShim(crate::supervisor::process::TaskShimArgs),
@@ -127,7 +144,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Github(command) => github::run(&global, command),
         Command::Session(command) => session::run(&global, command),
         Command::Config(command) => config::run(&global, command),
+        Command::Service(command) => service::run(&global, command),
         Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(&global, args),
         Command::TaskShim(args) => Ok(crate::supervisor::process::run_shim(args)),
     };
     match outcome {
