@@ -189,3 +189,23 @@ fn the_launchd_agent_is_a_property_list_with_the_keys_launchd_needs() {
     assert!(plist["EnvironmentVariables"]["PATH"].as_str().is_some_and(|path| !path.is_empty()));
     assert!(plist["ExitTimeOut"].as_u64().unwrap() > 15, "more than the default shutdown grace");
 }
+
+#[test]
+fn through_sudo_the_system_unit_runs_as_the_user_behind_it() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("SKIPPED: only root sees SUDO_USER honoured; CI runs as root");
+        return;
+    }
+    let project = TestProject::new();
+    let mut command = project.command(&["service", "install", "--systemd", "--print"]);
+    command.env("SUDO_USER", "nobody");
+    let output = harness::run_with_deadline(command);
+    let unit = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(setting(&unit, "User"), "nobody");
+    let mut command = project.command(&["service", "install", "--systemd", "--print"]);
+    command.env("SUDO_USER", "no-such-user-here");
+    let output = harness::run_with_deadline(command);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("SUDO_USER is no-such-user-here"));
+}

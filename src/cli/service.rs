@@ -22,8 +22,9 @@ pub enum ServiceCommand {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("manager").required(true).args(["systemd", "launchd"])))]
 pub struct InstallArgs {
-    /// A systemd unit: a system unit run as you (/etc/systemd/system/steward-PATH.service), or
-    /// with --user the user template (~/.config/systemd/user/steward@.service).
+    /// A systemd unit: a system unit run as you, also through sudo
+    /// (/etc/systemd/system/steward-PATH.service), or with --user the user template
+    /// (~/.config/systemd/user/steward@.service).
     #[arg(long)]
     pub systemd: bool,
     /// With --systemd: the user template, for `systemctl --user`.
@@ -131,7 +132,7 @@ fn systemd_plan(args: &InstallArgs, root: &Path, target: Target) -> Result<Plan,
             ],
         });
     }
-    let (user, group, home) = who_am_i()?;
+    let (user, group, home) = service_user()?;
     let unit = SystemUnit { target, project: root.to_string_lossy().into_owned(), user, group, home };
     let name = service::system_unit_name(root);
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("/etc/systemd/system"));
@@ -205,6 +206,27 @@ fn config_home() -> Result<PathBuf, Failure> {
     }
 }
 
+/// Who a system unit runs as: the user behind `sudo` when root runs this through it (writing
+/// to /etc/systemd/system needs root, the daemon does not), else the user running it.
+fn service_user() -> Result<(String, String, String), Failure> {
+    if nix::unistd::Uid::effective().is_root()
+        && let Some(name) = std::env::var("SUDO_USER").ok().filter(|name| !name.is_empty() && name != "root")
+    {
+        let user = nix::unistd::User::from_name(&name)
+            .ok()
+            .flatten()
+            .ok_or_else(|| Failure::Error(format!("SUDO_USER is {name}, who has no entry in the user database")))?;
+        return Ok(describe_user(user));
+    }
+    who_am_i()
+}
+
+fn describe_user(user: nix::unistd::User) -> (String, String, String) {
+    let group =
+        nix::unistd::Group::from_gid(user.gid).ok().flatten().map_or_else(|| user.gid.to_string(), |group| group.name);
+    (user.name, group, user.dir.to_string_lossy().into_owned())
+}
+
 /// The user and group this command runs as, and the user's home.
 fn who_am_i() -> Result<(String, String, String), Failure> {
     let uid = nix::unistd::Uid::effective();
@@ -212,9 +234,7 @@ fn who_am_i() -> Result<(String, String, String), Failure> {
         .ok()
         .flatten()
         .ok_or_else(|| Failure::Error(format!("user {uid} has no entry in the user database")))?;
-    let group =
-        nix::unistd::Group::from_gid(user.gid).ok().flatten().map_or_else(|| user.gid.to_string(), |group| group.name);
-    Ok((user.name, group, user.dir.to_string_lossy().into_owned()))
+    Ok(describe_user(user))
 }
 
 /// A word as a POSIX shell reads it back: single-quoted when it must be.
