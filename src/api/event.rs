@@ -5,7 +5,7 @@ use std::time::Duration;
 use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 use jsonrpsee::{PendingSubscriptionSink, SubscriptionMessage, SubscriptionSink};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::error::invalid_param;
@@ -33,7 +33,7 @@ const SEND_PATIENCE: Duration = Duration::from_secs(2);
 pub trait EventApi {
     /// Records an event with a topic of the caller's choosing (not a reserved prefix).
     #[method(name = "event.emit", param_kind = map)]
-    fn emit(&self, topic: String, data: Option<Value>) -> RpcResult<Emitted>;
+    async fn emit(&self, topic: String, data: Option<Value>) -> RpcResult<Emitted>;
 
     /// Stored events after `since_seq`, oldest first, optionally of topics matching a pattern.
     #[method(name = "event.list", param_kind = map)]
@@ -53,9 +53,20 @@ pub struct EventRpc {
 
 #[jsonrpsee::core::async_trait]
 impl EventApiServer for EventRpc {
-    fn emit(&self, topic: String, data: Option<Value>) -> RpcResult<Emitted> {
+    async fn emit(&self, topic: String, data: Option<Value>) -> RpcResult<Emitted> {
         validate_user_topic(&topic).map_err(|problem| invalid_param("topic", problem))?;
-        let event = self.daemon.events().emit(topic, data.unwrap_or(Value::Null));
+        // Acknowledged once stored, so an acknowledged event survives a crash. One that cannot
+        // be stored (a full disk) has reached the live subscribers already; the caller learns
+        // it is not kept.
+        let (event, stored) = self.daemon.events().emit_stored(topic, data.unwrap_or(Value::Null));
+        stored.await.map_err(|err| {
+            crate::api::error::with_kind(
+                crate::api::task::codes::STORE_FAILED,
+                "store_failed",
+                format!("{err} (event {} reached the live subscribers but is not kept)", event.seq),
+                json!({ "seq": event.seq }),
+            )
+        })?;
         Ok(Emitted { seq: event.seq })
     }
 

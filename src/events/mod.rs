@@ -149,6 +149,9 @@ struct Persist {
     retention: AtomicU64,
 }
 
+/// Resolves once an event is in the store.
+pub type Stored = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), crate::store::StoreError>> + Send>>;
+
 /// Events an internal listener may fall behind by before it is told it lagged.
 const INTERNAL_CAPACITY: usize = 256;
 
@@ -202,8 +205,20 @@ impl EventBus {
 
     /// Records and broadcasts an event; returns it with its sequence number.
     pub fn emit(&self, topic: impl Into<String>, data: Value) -> Arc<Event> {
+        self.record(topic.into(), data, false).0
+    }
+
+    /// [`emit`](Self::emit), and a future that resolves once the event is in the store (at once
+    /// on a bus without one): for a caller that acknowledges the event to someone.
+    pub fn emit_stored(&self, topic: impl Into<String>, data: Value) -> (Arc<Event>, Stored) {
+        let (event, stored) = self.record(topic.into(), data, true);
+        (event, stored.unwrap_or_else(|| Box::pin(std::future::ready(Ok(())))))
+    }
+
+    fn record(&self, topic: String, data: Value, awaited: bool) -> (Arc<Event>, Option<Stored>) {
         let mut window = self.lock();
-        let event = Arc::new(Event { seq: window.next_seq, time: Utc::now(), topic: topic.into(), data });
+        let mut stored: Option<Stored> = None;
+        let event = Arc::new(Event { seq: window.next_seq, time: Utc::now(), topic, data });
         window.next_seq += 1;
         if window.recent.len() == self.capacity {
             window.recent.pop_front();
@@ -211,8 +226,12 @@ impl EventBus {
         window.recent.push_back(event.clone());
         if let Some(persist) = &self.persist {
             // Handed over under the lock, so the store receives events in sequence order.
-            let stored = event.clone();
-            persist.writer.write_and_forget("event", move |conn| sql::insert(conn, &stored));
+            let row = event.clone();
+            if awaited {
+                stored = Some(Box::pin(persist.writer.write(None, move |conn| sql::insert(conn, &row))));
+            } else {
+                persist.writer.write_and_forget("event", move |conn| sql::insert(conn, &row));
+            }
             if event.seq.is_multiple_of(PRUNE_EVERY) {
                 let keep = persist.retention.load(Ordering::Relaxed);
                 persist.writer.write_and_forget("event retention", move |conn| sql::prune(conn, keep).map(drop));
@@ -227,7 +246,7 @@ impl EventBus {
         let _ = self.internal.send(event.clone());
         let _ = self.live.send(event.clone());
         tracing::debug!(seq = event.seq, topic = %event.topic, "event");
-        event
+        (event, stored)
     }
 
     /// Subscribes, replaying the events after `since_seq` (if given) that are still kept.

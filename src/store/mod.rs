@@ -39,7 +39,17 @@ pub enum StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Sqlite(e.to_string())
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::Sqlite(format!(
+                "{e}: the disk that holds .steward/daemon/steward.db has no space left; nothing was written. Free \
+                 some space and try again (the daemon goes on and needs no restart)"
+            )),
+            Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen) => StoreError::Sqlite(format!(
+                "{e}: .steward/daemon/steward.db (or its directory) cannot be written; check its permissions and the \
+                 file system's free space"
+            )),
+            _ => StoreError::Sqlite(e.to_string()),
+        }
     }
 }
 

@@ -134,6 +134,11 @@ impl TestProject {
         Self::in_dir(tempfile::tempdir().unwrap(), Some(relative))
     }
 
+    /// A fresh repository in a temporary directory under `parent` (e.g. a small file system).
+    pub fn inside(parent: &Path) -> Self {
+        Self::in_dir(tempfile::tempdir_in(parent).unwrap(), None)
+    }
+
     fn in_dir(dir: tempfile::TempDir, relative: Option<&str>) -> Self {
         let root = match relative {
             Some(relative) => dir.path().join(relative),
