@@ -394,3 +394,63 @@ fn a_full_disk_fails_submits_clearly_and_recovers_when_space_returns() {
     let task = project.call("task.get", json!({ "id": first }))["result"].clone();
     assert!(task["state"].is_string(), "{task}");
 }
+
+#[test]
+fn removing_dot_steward_under_a_running_daemon_stops_it_cleanly() {
+    let project = TestProject::new();
+    // The stop gives running agents their grace period, as every stop does; kept short here.
+    project.write_config(
+        "[daemon]\nshutdown_grace_s = 1\n[agent]\ncommand = [\"sh\", \"-c\", \"cat >/dev/null; exec sleep 600\"]\n",
+    );
+    let pid = project.start();
+    let id = project.call("task.submit", json!({ "prompt": "long" }))["result"]["id"].as_u64().unwrap();
+    wait_until("the agent runs", || project.call("task.get", json!({ "id": id }))["result"]["state"] == "running");
+    // The daemon may write a file in there while it goes: remove until nothing is left.
+    wait_until(".steward is removed", || std::fs::remove_dir_all(project.path(".steward")).is_ok());
+    // Its lock, store, socket and log are gone: it stops, and its agent with it.
+    wait_until("the daemon notices and stops", || !process_exists(pid));
+    wait_until("its agent is stopped too", || agents_of(&project).is_empty());
+    // A new daemon starts afresh there.
+    let again = project.start();
+    assert_ne!(again, pid);
+    assert!(project.path(".steward/daemon/steward.db").exists());
+    assert!(harness::ping_ok(&project));
+}
+
+#[test]
+fn an_agent_binary_deleted_mid_run_fails_the_next_task_clearly() {
+    let project = TestProject::new();
+    let bin = tempfile::tempdir().unwrap();
+    let agent = bin.path().join("agent.sh");
+    let release = bin.path().join("release");
+    let started = bin.path().join("started");
+    std::fs::write(
+        &agent,
+        format!(
+            "#!/bin/sh\ncat >/dev/null\ntouch {}\nwhile [ ! -e {} ]; do sleep 0.05; done\necho finished\n",
+            started.display(),
+            release.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&agent, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    project.write_config(&format!("[agent]\ncommand = [\"{}\"]\n", agent.display()));
+    project.start();
+    let first = project.call("task.submit", json!({ "prompt": "one" }))["result"]["id"].as_u64().unwrap();
+    wait_until("the agent runs", || started.exists());
+    std::fs::remove_file(&agent).unwrap();
+    std::fs::write(&release, "").unwrap();
+    wait_until("the running agent finishes", || {
+        project.call("task.get", json!({ "id": first }))["result"]["state"] != "running"
+    });
+    let done = project.call("task.get", json!({ "id": first }))["result"].clone();
+    assert_eq!(done["state"], "completed", "the running agent finishes from its open file: {done}");
+    let second = project.call("task.submit", json!({ "prompt": "two" }))["result"]["id"].as_u64().unwrap();
+    wait_until("the next task ends", || {
+        project.call("task.get", json!({ "id": second }))["result"]["state"] == "failed"
+    });
+    let task = project.call("task.get", json!({ "id": second }))["result"].clone();
+    let error = task["error"].as_str().unwrap();
+    assert!(error.contains("not found") && error.contains("agent.sh"), "{error}");
+    assert!(harness::ping_ok(&project), "the daemon goes on");
+}

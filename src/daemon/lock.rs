@@ -59,6 +59,26 @@ pub fn acquire(path: &Path, patience: Duration, mut holder_is_a_daemon: impl FnM
     }
 }
 
+/// Which file a path names: device and inode.
+pub type FileId = (u64, u64);
+
+impl InstanceLock {
+    /// The locked file's identity, to tell later whether the path still names it.
+    pub fn file_id(&self) -> io::Result<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = self._flock.metadata()?;
+        Ok((meta.dev(), meta.ino()))
+    }
+}
+
+/// Whether `path` still names the file this daemon locked. `false` when it is gone or another
+/// file took its place (the project's `.steward` was removed, or moved and recreated): from then
+/// on another daemon could lock the new file, and two would serve one project.
+pub fn still_ours(path: &Path, locked: FileId) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).is_ok_and(|meta| (meta.dev(), meta.ino()) == locked)
+}
+
 /// Whether a daemon holds the lock. A missing lock file means no daemon.
 pub fn is_held(path: &Path) -> io::Result<bool> {
     let file = match OpenOptions::new().read(true).open(path) {
@@ -76,6 +96,19 @@ pub fn is_held(path: &Path) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lock_knows_when_its_file_is_gone_or_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".lock");
+        let Acquired::Held(lock) = acquire(&path, Duration::ZERO, || false).unwrap() else { panic!("not held") };
+        let id = lock.file_id().unwrap();
+        assert!(still_ours(&path, id));
+        std::fs::remove_file(&path).unwrap();
+        assert!(!still_ours(&path, id), "removed");
+        std::fs::write(&path, "").unwrap();
+        assert!(!still_ours(&path, id), "replaced by another file");
+    }
 
     #[test]
     fn one_holder_at_a_time_and_probes_do_not_steal_it() {

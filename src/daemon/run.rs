@@ -129,7 +129,8 @@ pub fn serve(launch: Launch, reporter: Reporter) -> ExitCode {
                 return reporter.send(Report::Failed(format!("cannot start the async runtime: {err}")));
             }
         };
-    let code = runtime.block_on(run(project, socket, config, mode, log, reporter));
+    let lock_file = (project.lock_file(), lock.file_id().ok());
+    let code = runtime.block_on(run(project, socket, config, mode, log, reporter, lock_file));
     runtime.shutdown_timeout(Duration::from_secs(2));
     pidfile::remove_if_ours(&pid_file, pid);
     drop(lock);
@@ -177,6 +178,7 @@ async fn run(
     mode: Option<crate::config::Mode>,
     log: LogHandle,
     reporter: Reporter,
+    lock_file: (PathBuf, Option<lock::FileId>),
 ) -> ExitCode {
     // Handlers are installed before anyone can learn we are ready, so an early SIGTERM stops
     // us cleanly instead of killing us.
@@ -247,6 +249,9 @@ async fn run(
 
     let heartbeat_stop = CancellationToken::new();
     tokio::spawn(heartbeat::run(daemon.clone(), heartbeat_stop.clone()));
+    if let (path, Some(locked)) = lock_file {
+        tokio::spawn(watch_home(daemon.clone(), path, locked, heartbeat_stop.clone()));
+    }
     loop {
         tokio::select! {
             _ = term.recv() => { daemon.request_stop(None, "SIGTERM"); }
@@ -261,6 +266,35 @@ async fn run(
     }
     stop(&daemon, &server, heartbeat_stop).await;
     if daemon.failed() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+/// How often the daemon checks that its lock file is still there.
+const HOME_CHECK: Duration = Duration::from_secs(5);
+
+/// Stops the daemon (exit 1) once its lock file is gone or replaced: someone removed
+/// `.steward/` (or `.steward/daemon/`) under it. Its store, socket and log went with it, and a
+/// new daemon could now start beside it; stopping is the one safe answer, and a service manager
+/// then starts a fresh daemon, which recreates `.steward/`.
+async fn watch_home(daemon: Daemon, path: PathBuf, locked: lock::FileId, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(HOME_CHECK) => {}
+            () = stop.cancelled() => return,
+        }
+        let check = path.clone();
+        let ours = tokio::task::spawn_blocking(move || lock::still_ours(&check, locked)).await.unwrap_or(true);
+        if !ours {
+            let reason = format!(
+                "{} was removed or replaced while the daemon ran (was .steward/ deleted?); stopping so that a new \
+                 daemon can start there",
+                path.display()
+            );
+            tracing::error!(%reason);
+            eprintln!("steward: {reason}");
+            daemon.request_failure_stop(&reason);
+            return;
+        }
+    }
 }
 
 /// Stops in order: take no new work, say so, give running tasks their grace and interrupt
