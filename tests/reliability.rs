@@ -454,3 +454,158 @@ fn an_agent_binary_deleted_mid_run_fails_the_next_task_clearly() {
     assert!(error.contains("not found") && error.contains("agent.sh"), "{error}");
     assert!(harness::ping_ok(&project), "the daemon goes on");
 }
+
+/// Resident memory and open descriptors of a process, from /proc.
+fn rss_kib_and_fds(pid: u32) -> (u64, usize) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+    (rss, fds)
+}
+
+/// CPU time a process has used so far (user + system), from /proc.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).unwrap().unwrap() as u64;
+    Duration::from_millis(ticks * 1000 / per_second)
+}
+
+#[test]
+fn soak_under_cron_files_and_submits_stays_flat() {
+    let minutes = if full() { 10.0 } else { 0.25 };
+    let project = TestProject::new();
+    std::fs::create_dir_all(project.path("busy")).unwrap();
+    project.write_config(
+        r#"[daemon]
+max_parallel_tasks = 2
+event_retention = 1000
+
+[agent]
+command = ["sh", "-c", "cat >/dev/null; sleep 0.05"]
+
+[watch]
+enabled = true
+paths = ["busy"]
+debounce_ms = 200
+
+[[rules]]
+id = "every-second"
+trigger = { type = "schedule", cron = "* * * * * *", timezone = "UTC" }
+action = { type = "submit_task", prompt = "tick {{time}}" }
+
+[[rules]]
+id = "busy-files"
+trigger = { type = "file_change", pattern = "busy/**" }
+action = { type = "submit_task", prompt = "files changed: {{paths}}" }
+"#,
+    );
+    let pid = project.start();
+    let settle = Instant::now() + Duration::from_secs(2);
+    wait_until("the daemon settles after its start", || Instant::now() >= settle);
+    let (rss_start, fds_start) = rss_kib_and_fds(pid);
+    let end = Instant::now() + Duration::from_secs_f64(minutes * 60.0);
+    let mut client = project.client();
+    let (mut submitted, mut writes) = (0u64, 0u64);
+    let mut samples = Vec::new();
+    while Instant::now() < end {
+        // A steady load: a submit and a file write every 50 ms or so.
+        let request = json!({"jsonrpc":"2.0","method":"task.submit","params":{"prompt": format!("load {submitted}")},"id": submitted});
+        assert!(client.call(&request.to_string())["result"]["id"].is_number());
+        submitted += 1;
+        std::fs::write(project.path(&format!("busy/file-{}.txt", writes % 50)), writes.to_string()).unwrap();
+        writes += 1;
+        if submitted % 100 == 0 {
+            samples.push(rss_kib_and_fds(pid));
+        }
+        let next = Instant::now() + Duration::from_millis(50);
+        wait_until("the next beat of the load", || Instant::now() >= next);
+    }
+    // Let the queue drain, then measure again.
+    wait_until("the queue drains", || {
+        let stats = project.call("task.stats", json!({}))["result"].clone();
+        stats["queued"] == 0 && stats["running"] == 0
+    });
+    let (rss_end, fds_end) = rss_kib_and_fds(pid);
+    let stats = project.call("task.stats", json!({}))["result"].clone();
+    let failures: Vec<Value> = ["rule:failed", "daemon:reload_failed", "task:failed", "schedule:missed"]
+        .iter()
+        .flat_map(|topic| {
+            project.call("event.list", json!({ "topic": topic, "limit": 10 }))["result"]["events"]
+                .as_array()
+                .unwrap()
+                .clone()
+        })
+        .collect();
+    assert!(failures.is_empty(), "error events during the soak: {failures:?}");
+    let mut stored = 0;
+    let mut since = 0;
+    loop {
+        let page = project.call("event.list", json!({ "since_seq": since, "limit": 1000 }))["result"]["events"].clone();
+        let page = page.as_array().unwrap();
+        stored += page.len();
+        match page.last() {
+            Some(last) => since = last["seq"].as_u64().unwrap(),
+            None => break,
+        }
+    }
+    // Pruned every 500 events down to the retention.
+    assert!(stored <= 1000 + 500, "the event table is bounded by its retention: {stored} events stored");
+    assert!(fds_end <= fds_start + 4, "open descriptors grew from {fds_start} to {fds_end}");
+    eprintln!(
+        "soak: {minutes} min, {submitted} submits, {writes} file writes, {} tasks ({} completed); RSS {rss_start} -> \
+         {rss_end} KiB (peak sample {} KiB), fds {fds_start} -> {fds_end}, events stored {stored}",
+        stats["total"],
+        stats["completed"],
+        samples.iter().map(|s| s.0).max().unwrap_or(rss_end)
+    );
+    if full() {
+        assert!(rss_end <= rss_start + rss_start / 2, "RSS grew from {rss_start} to {rss_end} KiB");
+    }
+}
+
+#[test]
+fn a_fleet_of_idle_daemons_costs_little_and_answers_fast() {
+    let (count, window) = if full() { (100, Duration::from_secs(60)) } else { (10, Duration::from_secs(3)) };
+    raise_open_files();
+    let projects: Vec<TestProject> = (0..count).map(|_| TestProject::new()).collect();
+    let pids: Vec<u32> = projects.iter().map(TestProject::start).collect();
+    let settle = Instant::now() + Duration::from_secs(3);
+    wait_until("the daemons settle after their start", || Instant::now() >= settle);
+    let before: Vec<Duration> = pids.iter().map(|pid| cpu_time(*pid)).collect();
+    let started = Instant::now();
+    let until = started + window;
+    wait_until("the idle window passes", || Instant::now() >= until);
+    let elapsed = started.elapsed();
+    let used: Duration = pids.iter().zip(&before).map(|(pid, before)| cpu_time(*pid) - *before).sum();
+    let rss: Vec<u64> = pids.iter().map(|pid| rss_kib_and_fds(*pid).0).collect();
+    let mut status_times = Vec::new();
+    for project in &projects {
+        let mut client = project.client();
+        let at = Instant::now();
+        assert_eq!(client.call(r#"{"jsonrpc":"2.0","method":"daemon.status","id":1}"#)["result"]["state"], "running");
+        status_times.push(at.elapsed());
+    }
+    let share = used.as_secs_f64() / elapsed.as_secs_f64() * 100.0;
+    let max_rss = *rss.iter().max().unwrap();
+    let mean_rss = rss.iter().sum::<u64>() / rss.len() as u64;
+    let slowest = *status_times.iter().max().unwrap();
+    eprintln!(
+        "fleet: {count} daemons idle for {:.0} s used {:?} of CPU together ({share:.3} % of one core); RSS mean {mean_rss} \
+         KiB, max {max_rss} KiB; slowest status {slowest:?}",
+        elapsed.as_secs_f64(),
+        used
+    );
+    assert!(pids.iter().all(|pid| process_exists(*pid)));
+    if full() && !cfg!(debug_assertions) {
+        assert!(share < 1.0, "idle CPU {share:.3} % of a core");
+        assert!(max_rss <= 8 * 1024, "RSS {max_rss} KiB");
+        assert!(slowest < Duration::from_millis(5), "status took {slowest:?}");
+    }
+}
