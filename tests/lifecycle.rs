@@ -357,7 +357,7 @@ fn start_refuses_a_socket_override() {
     let project = TestProject::new();
     let ran = project.run(&["daemon", "start", "--socket", "/tmp/elsewhere.sock"]);
     ran.code(2);
-    assert!(ran.stderr.contains("chooses the socket a client talks to"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("`steward daemon start` starts a daemon on this machine"), "{}", ran.stderr);
     let mut command = project.command(&["daemon", "start"]);
     command.env("STEWARD_SOCKET", "/tmp/elsewhere.sock");
     let ran = harness::run_with_deadline(command);

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::target::resolve_project;
+use super::target::local_project;
 use super::{Failure, GlobalArgs, Outcome, print_json};
 use crate::config::Config;
 
@@ -20,7 +20,11 @@ pub enum ConfigCommand {
 
 /// Runs a configuration command.
 pub fn run(global: &GlobalArgs, command: ConfigCommand) -> Outcome {
-    let project = resolve_project(global)?;
+    let name = match command {
+        ConfigCommand::Check => "config check",
+        ConfigCommand::Show => "config show",
+    };
+    let project = local_project(global, name, "reads the configuration file")?;
     let path = project.config_file();
     let loaded = Config::load(&path);
     match (command, loaded) {

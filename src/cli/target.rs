@@ -25,9 +25,12 @@ pub struct Target {
 
 impl Target {
     /// From the global options: `--socket` (or `STEWARD_SOCKET`) wins; else the project's socket.
+    /// With both, the project counts only when the socket is its own: its lock and PID file say
+    /// nothing about a daemon on another machine.
     pub fn resolve(global: &GlobalArgs) -> Result<Target, Failure> {
         if let Some(socket) = &global.socket {
             let project = global.project.as_deref().map(Project::at).transpose()?;
+            let project = project.filter(|project| is_own_socket(project, socket));
             return Ok(Target { socket: socket.clone(), project });
         }
         let project = resolve_project(global)?;
@@ -103,6 +106,40 @@ pub fn resolve_project(global: &GlobalArgs) -> Result<Project, Failure> {
             Ok(Project::discover(&cwd)?)
         }
     }
+}
+
+/// The project of a command that works on this machine (starts a daemon, reads the project's
+/// files) rather than through the socket. `--socket` (or `STEWARD_SOCKET`) naming any socket but
+/// the local project's own means the daemon lives elsewhere, out of this command's reach: refuse,
+/// rather than act on a local project the user did not mean. `works` says what the command does,
+/// as in "`steward daemon start` starts a daemon on this machine".
+pub fn local_project(global: &GlobalArgs, command: &str, works: &str) -> Result<Project, Failure> {
+    let Some(requested) = &global.socket else { return resolve_project(global) };
+    match resolve_project(global) {
+        Ok(project) if is_own_socket(&project, requested) => Ok(project),
+        // A --project that cannot be used says so; a missing project here is the usual remote case.
+        Err(failure) if global.project.is_some() => Err(failure),
+        _ => Err(Failure::Usage(format!(
+            "`steward {command}` {works} on this machine; --socket (or STEWARD_SOCKET) points at another daemon's socket ({}): \
+             run it on the daemon's machine, or leave out --socket and unset STEWARD_SOCKET",
+            requested.display()
+        ))),
+    }
+}
+
+/// Whether `socket` is where the project's daemon listens: the path it binds, or the one it
+/// recorded. Compared by real directory, so a relative spelling or a symlinked directory counts.
+fn is_own_socket(project: &Project, socket: &Path) -> bool {
+    let own = [project.socket_path(&SocketEnv::from_process()), client_socket_path(project)];
+    let requested = real_socket_path(socket);
+    own.iter().any(|own| own == socket || (requested.is_some() && real_socket_path(own) == requested))
+}
+
+/// The socket path with its directory resolved (the socket itself need not exist).
+fn real_socket_path(socket: &Path) -> Option<PathBuf> {
+    let name = socket.file_name()?;
+    let dir = socket.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    Some(dir.canonicalize().ok()?.join(name))
 }
 
 /// Where a client finds the project's daemon: the default path when it fits a socket address,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::cli::target::resolve_project;
+use crate::cli::target::local_project;
 use crate::cli::{Failure, GlobalArgs, Outcome};
 use crate::logging::tail;
 
@@ -22,7 +22,7 @@ pub struct LogsArgs {
 
 /// Prints the last lines of the log, then follows it with `-f`.
 pub fn run(global: &GlobalArgs, args: LogsArgs) -> Outcome {
-    let project = resolve_project(global)?;
+    let project = local_project(global, "daemon logs", "reads the daemon's log file")?;
     let path = project.log_file();
     if !args.follow {
         let lines = tail::last_lines(&path, args.lines)

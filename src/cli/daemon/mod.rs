@@ -40,8 +40,10 @@ pub enum DaemonCommand {
 /// Runs a daemon command.
 pub fn run(global: &GlobalArgs, command: DaemonCommand) -> Outcome {
     match command {
-        DaemonCommand::Start(args) => start::run(global, args),
-        DaemonCommand::Run(args) => start::run(global, start::StartArgs { foreground: true, mode: args.mode }),
+        DaemonCommand::Start(args) => start::run(global, "daemon start", args),
+        DaemonCommand::Run(args) => {
+            start::run(global, "daemon run", start::StartArgs { foreground: true, mode: args.mode })
+        }
         DaemonCommand::Stop(args) => stop::run(global, args),
         DaemonCommand::Restart(args) => stop::restart(global, args),
         DaemonCommand::Status => status::run(global),

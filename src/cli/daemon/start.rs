@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::json;
 
-use crate::cli::target::resolve_project;
+use crate::cli::target::local_project;
 use crate::cli::{Failure, GlobalArgs, Outcome, print_json};
 use crate::config::{Config, Mode};
 use crate::daemon::detach::{Report, Side, detach};
@@ -38,20 +38,11 @@ pub(super) fn parse_mode(text: &str) -> Result<Mode, String> {
     })
 }
 
-/// Validates the configuration, then starts the daemon detached or in the foreground.
-pub fn run(global: &GlobalArgs, args: StartArgs) -> Outcome {
-    let project = resolve_project(global)?;
+/// Validates the configuration, then starts the daemon detached or in the foreground. `command`
+/// is how the user asked (`daemon start`, `daemon run`, `daemon restart`), for the refusal.
+pub fn run(global: &GlobalArgs, command: &str, args: StartArgs) -> Outcome {
+    let project = local_project(global, command, "starts a daemon")?;
     let socket = project.socket_path(&SocketEnv::from_process());
-    if let Some(requested) = &global.socket
-        && requested != &socket
-    {
-        return Err(Failure::Usage(format!(
-            "--socket (or STEWARD_SOCKET) chooses the socket a client talks to; the daemon of {} always listens on {}. \
-             Run `daemon start` on the daemon's machine without it (unset STEWARD_SOCKET)",
-            project.root().display(),
-            socket.display()
-        )));
-    }
     // Validate before anything forks, so a bad file is reported here with its line and fix.
     let config = Config::load(&project.config_file()).map_err(|err| Failure::Error(err.to_string()))?;
     let launch = Launch { project: project.clone(), config, socket, mode: args.mode };

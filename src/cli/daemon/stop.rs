@@ -7,6 +7,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::api::DaemonApiClient;
+use crate::cli::target::local_project;
 use crate::cli::{Failure, GlobalArgs, Outcome, Target, block_on, print_json, rpc_failure};
 use crate::config::Config;
 use crate::daemon::{lock, pidfile};
@@ -64,18 +65,15 @@ pub fn run(global: &GlobalArgs, args: StopArgs) -> Outcome {
 /// Stops the daemon if it runs, then starts it detached.
 pub fn restart(global: &GlobalArgs, args: RestartArgs) -> Outcome {
     let RestartArgs { stop: args, mode } = args;
+    // Refused before anything stops: the start half could not bring the daemon back.
+    local_project(global, "daemon restart", "starts a daemon")?;
     let target = Target::resolve(global)?;
-    if target.project.is_none() {
-        return Err(Failure::Usage(
-            "restart starts a daemon on this machine; give --project, not only --socket".into(),
-        ));
-    }
     if let Stopped::Exited(Some(pid)) = stop(&target, &args)?
         && !global.json
     {
         println!("stopped (pid {pid})");
     }
-    super::start::run(global, super::start::StartArgs { foreground: false, mode })
+    super::start::run(global, "daemon restart", super::start::StartArgs { foreground: false, mode })
 }
 
 enum Stopped {
