@@ -72,6 +72,12 @@ impl Target {
                 }
                 Failure::NotRunning(format!("steward is not running {} (no socket at {socket})", self.describe()))
             }
+            // `ssh -L` leaves its socket file behind when it exits, and only a local daemon
+            // would replace it.
+            ConnectError::Refused { .. } if self.project.is_none() => Failure::NotRunning(format!(
+                "steward is not running at {socket}: the socket refuses connections; if ssh forwarded it, that ssh has exited: \
+                 forward it again (`-o StreamLocalBindUnlink=yes` replaces the old socket file)"
+            )),
             ConnectError::Refused { .. } => Failure::NotRunning(format!(
                 "steward is not running {}: {socket} is a stale socket left by a daemon that exited (connection refused); `steward daemon start` replaces it",
                 self.describe()
