@@ -415,6 +415,7 @@ fn commands_of_the_daemons_machine_refuse_another_socket() {
         (&["daemon", "logs"], "`steward daemon logs` reads the daemon's log file"),
         (&["config", "check"], "`steward config check` reads the configuration file"),
         (&["config", "show"], "`steward config show` reads the configuration file"),
+        (&["service", "install", "--systemd", "--print"], "`steward service install` installs a service for a daemon"),
     ];
     // In the project with someone else's socket, and from a directory that is no project.
     for dir in [project.root(), elsewhere.path()] {

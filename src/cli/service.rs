@@ -61,7 +61,7 @@ pub fn run(global: &GlobalArgs, command: ServiceCommand) -> Outcome {
 }
 
 fn install(global: &GlobalArgs, args: InstallArgs) -> Outcome {
-    let project = super::target::resolve_project(global)?;
+    let project = super::target::local_project(global, "service install", "installs a service for a daemon")?;
     let root = project.root().to_path_buf();
     let target = Target { bin: own_binary()?, path_env: path_env() };
     let plan = if args.launchd { launchd_plan(&args, &root, target)? } else { systemd_plan(&args, &root, target)? };
