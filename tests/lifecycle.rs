@@ -345,6 +345,14 @@ fn logs_show_the_last_lines_and_follow() {
     assert!(out.contains("ready"), "{out}");
     let mut follow = project.command(&["daemon", "logs", "-f", "-n", "0"]).stdout(Stdio::piped()).spawn().unwrap();
     let lines = harness::Lines::new(follow.stdout.take().unwrap());
+    // `-n 0` starts at the end of the log as it is when the follower opens it: wait for that.
+    let log = project.path(".steward/daemon/daemon.log");
+    let fds = format!("/proc/{}/fd", follow.id());
+    wait_until("the follower has the log open", || {
+        std::fs::read_dir(&fds)
+            .map(|entries| entries.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == log)))
+            .unwrap_or(false)
+    });
     project.run(&["daemon", "reload"]).ok();
     let line = lines.next();
     assert!(line.contains("configuration reloaded"), "{line}");

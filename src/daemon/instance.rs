@@ -329,7 +329,9 @@ impl Daemon {
             .unwrap_or(self.config().daemon.shutdown_grace_s)
     }
 
-    /// Completes after the next reload, whether it was applied or refused.
+    /// Completes after the next reload, whether it was applied or refused, or at once when one
+    /// finished since the last call (the heartbeat, its one waiter, may be busy writing when a
+    /// reload ends: the notification waits for it rather than being lost).
     pub async fn reload_done(&self) {
         self.inner.reloaded.notified().await;
     }
@@ -371,7 +373,7 @@ impl Daemon {
         self.inner.events.emit("daemon:reloaded", json!({ "restart_required": restart_required }));
         // More slots may be free now.
         self.inner.supervisor.wake();
-        self.inner.reloaded.notify_waiters();
+        self.inner.reloaded.notify_one();
         Reloaded { reloaded: true, error: None, restart_required }
     }
 
@@ -379,7 +381,7 @@ impl Daemon {
         tracing::warn!(%error, "configuration reload refused; the previous configuration stays in force");
         self.inner.loading.write().unwrap_or_else(|p| p.into_inner()).reload_error = Some(error.clone());
         self.inner.events.emit("daemon:reload_failed", json!({ "error": error }));
-        self.inner.reloaded.notify_waiters();
+        self.inner.reloaded.notify_one();
         Reloaded { reloaded: false, error: Some(error), restart_required: Vec::new() }
     }
 }
