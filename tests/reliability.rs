@@ -467,6 +467,17 @@ fn rss_kib_and_fds(pid: u32) -> (u64, usize) {
     (rss, fds)
 }
 
+/// Proportional set size in KiB: resident memory, with each page shared by N processes counted
+/// as 1/N (the binary's code is shared by every daemon on the host).
+fn pss_kib(pid: u32) -> u64 {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap();
+    rollup
+        .lines()
+        .find_map(|line| line.strip_prefix("Pss:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
 /// CPU time a process has used so far (user + system), from /proc.
 fn cpu_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
@@ -558,6 +569,10 @@ action = { type = "submit_task", prompt = "files changed: {{paths}}" }
     // Pruned every 500 events down to the retention.
     assert!(stored <= 1000 + 500, "the event table is bounded by its retention: {stored} events stored");
     assert!(fds_end <= fds_start + 4, "open descriptors grew from {fds_start} to {fds_end}");
+    // The RSS a quarter, a half, three quarters and all the way through the run.
+    let quarters: Vec<u64> =
+        (1..=4).filter_map(|q| samples.get((samples.len() * q / 4).saturating_sub(1)).map(|s| s.0)).collect();
+    eprintln!("soak: RSS at each quarter of the run: {quarters:?} KiB");
     eprintln!(
         "soak: {minutes} min, {submitted} submits, {writes} file writes, {} tasks ({} completed); RSS {rss_start} -> \
          {rss_end} KiB (peak sample {} KiB), fds {fds_start} -> {fds_end}, events stored {stored}",
@@ -580,11 +595,12 @@ fn a_fleet_of_idle_daemons_costs_little_and_answers_fast() {
     wait_until("the daemons settle after their start", || Instant::now() >= settle);
     let before: Vec<Duration> = pids.iter().map(|pid| cpu_time(*pid)).collect();
     let started = Instant::now();
-    let until = started + window;
-    wait_until("the idle window passes", || Instant::now() >= until);
+    // A measuring window, not a wait for something to happen: the daemons are left alone for it.
+    std::thread::sleep(window);
     let elapsed = started.elapsed();
     let used: Duration = pids.iter().zip(&before).map(|(pid, before)| cpu_time(*pid) - *before).sum();
     let rss: Vec<u64> = pids.iter().map(|pid| rss_kib_and_fds(*pid).0).collect();
+    let pss: Vec<u64> = pids.iter().map(|pid| pss_kib(*pid)).collect();
     let mut status_times = Vec::new();
     for project in &projects {
         let mut client = project.client();
@@ -595,17 +611,21 @@ fn a_fleet_of_idle_daemons_costs_little_and_answers_fast() {
     let share = used.as_secs_f64() / elapsed.as_secs_f64() * 100.0;
     let max_rss = *rss.iter().max().unwrap();
     let mean_rss = rss.iter().sum::<u64>() / rss.len() as u64;
+    let max_pss = *pss.iter().max().unwrap();
+    let mean_pss = pss.iter().sum::<u64>() / pss.len() as u64;
     let slowest = *status_times.iter().max().unwrap();
     eprintln!(
         "fleet: {count} daemons idle for {:.0} s used {:?} of CPU together ({share:.3} % of one core); RSS mean {mean_rss} \
-         KiB, max {max_rss} KiB; slowest status {slowest:?}",
+         KiB, max {max_rss} KiB; PSS mean {mean_pss} KiB, max {max_pss} KiB; slowest status {slowest:?}",
         elapsed.as_secs_f64(),
         used
     );
     assert!(pids.iter().all(|pid| process_exists(*pid)));
     if full() && !cfg!(debug_assertions) {
         assert!(share < 1.0, "idle CPU {share:.3} % of a core");
-        assert!(max_rss <= 8 * 1024, "RSS {max_rss} KiB");
+        // What a daemon adds to the host: its RSS counts the binary's shared pages in full for
+        // each daemon; PSS shares them out (docs/reliability.md#fleet).
+        assert!(max_pss <= 8 * 1024, "PSS {max_pss} KiB");
         assert!(slowest < Duration::from_millis(5), "status took {slowest:?}");
     }
 }
