@@ -240,17 +240,10 @@ fn hostile_clients_all_at_once_harm_nobody() {
     // Random bytes on 20 connections.
     let noise_socket = socket.clone();
     hostile.push(std::thread::spawn(move || {
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
         for _ in 0..20 {
             let mut client = RawClient::connect(&noise_socket);
-            let bytes: Vec<u8> = (0..50_000)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    seed as u8
-                })
-                .collect();
+            let bytes: Vec<u8> = (0..50_000).map(|_| rng.below(256) as u8).collect();
             let _ = std::io::Write::write_all(client.reader.get_mut(), &bytes);
         }
     }));
