@@ -626,3 +626,33 @@ fn a_fleet_of_idle_daemons_costs_little_and_answers_fast() {
         assert!(slowest < Duration::from_millis(5), "status took {slowest:?}");
     }
 }
+
+#[test]
+fn a_log_that_cannot_rotate_keeps_logging_and_serving() {
+    let project = TestProject::new();
+    project.write_config("[daemon.log]\nmax_size_mb = 1\nmax_files = 2\nlevel = \"trace\"\n");
+    project.start();
+    // Rotation first clears the slots past max_files: a directory there cannot be removed.
+    std::fs::create_dir_all(project.path(".steward/daemon/daemon.log.3/in-the-way")).unwrap();
+    let log = project.path(".steward/daemon/daemon.log");
+    let mut client = project.client();
+    let mut pings = 0;
+    wait_until("the log passes its rotation size", || {
+        for _ in 0..200 {
+            assert_eq!(client.call(PING)["result"]["pong"], true);
+            pings += 1;
+        }
+        std::fs::metadata(&log).unwrap().len() > 1_100_000
+    });
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.matches("steward: cannot rotate").count(), 1, "said once, in the log itself");
+    assert!(!project.path(".steward/daemon/daemon.log.1").exists(), "nothing was rotated");
+    assert!(harness::ping_ok(&project));
+    // Once the way is clear, the next event rotates.
+    std::fs::remove_dir_all(project.path(".steward/daemon/daemon.log.3")).unwrap();
+    wait_until("the log rotates again", || {
+        assert_eq!(client.call(PING)["result"]["pong"], true);
+        project.path(".steward/daemon/daemon.log.1").exists()
+    });
+    eprintln!("log rotation blocked: {pings} pings logged at trace level, all answered");
+}

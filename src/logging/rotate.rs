@@ -77,7 +77,10 @@ impl SizeRotatingFile {
                     // Keep appending to the current file: an oversized log beats a lost event.
                     if !self.rotate_failure_reported {
                         self.rotate_failure_reported = true;
-                        report(&format!("cannot rotate {}: {e}", self.path.display()));
+                        let message = format!("cannot rotate {}: {e}; writing on in it", self.path.display());
+                        report(&message);
+                        // Where `steward daemon logs` shows it, too (stderr is often nobody's).
+                        let _ = writeln!(self.file, "steward: {message}");
                     }
                 }
             }
