@@ -80,7 +80,10 @@ impl SizeRotatingFile {
                         let message = format!("cannot rotate {}: {e}; writing on in it", self.path.display());
                         report(&message);
                         // Where `steward daemon logs` shows it, too (stderr is often nobody's).
-                        let _ = writeln!(self.file, "steward: {message}");
+                        let line = format!("steward: {message}\n");
+                        if self.file.write_all(line.as_bytes()).is_ok() {
+                            self.size += line.len() as u64;
+                        }
                     }
                 }
             }
@@ -354,12 +357,19 @@ mod tests {
         for i in 0..3 {
             log.write_event(event(i).as_bytes()).unwrap();
         }
-        assert_eq!(read(&path), event(0) + &event(1) + &event(2));
+        // The failure is noted once, in the file, before the event that found it.
+        let note = format!(
+            "steward: cannot rotate {}: renaming {}: Is a directory (os error 21); writing on in it\n",
+            path.display(),
+            path.display()
+        );
+        let kept = event(0) + &note + &event(1) + &event(2);
+        assert_eq!(read(&path), kept);
         assert!(log.rotate_failure_reported);
 
         fs::remove_dir_all(&blocker).unwrap();
         log.write_event(event(3).as_bytes()).unwrap();
-        assert_eq!(read(&blocker), event(0) + &event(1) + &event(2));
+        assert_eq!(read(&blocker), kept);
         assert_eq!(read(&path), event(3));
         assert!(!log.rotate_failure_reported);
     }
