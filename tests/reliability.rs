@@ -1,4 +1,6 @@
-//! The reliability campaign: the daemon killed at random moments while clients push work at it.
+//! The reliability campaign: the daemon killed at random moments while clients push work at it,
+//! hostile clients all at once, a full disk, a log that cannot rotate, an agent's program and
+//! the project's `.steward` deleted under it, a soak, and a fleet of idle daemons.
 //!
 //! Short by default, so it runs in every `cargo test`; `STEWARD_RELIABILITY=full` runs the whole
 //! campaign (docs/reliability.md has its figures and how to reproduce them), and
