@@ -15,10 +15,6 @@ use super::state::{FakeLabel, Role, State};
 
 type IssuePath = Path<(String, String, u64)>;
 
-fn token_role(state: &State) -> Option<Role> {
-    state.role(&state.token_user)
-}
-
 /// `state` (open, closed, all; default open) and `since` (updated at or after), newest first.
 pub async fn list(Extract(shared): Extract<Shared>, Path((owner, repo)): Path<(String, String)>, uri: Uri) -> Response {
     let state = lock(&shared);
@@ -90,7 +86,7 @@ pub async fn create_comment(
     if !is_repo(&state, &owner, &repo) || !state.issues.contains_key(&number) {
         return render::not_found();
     }
-    if token_role(&state).is_none() && state.private {
+    if !state.token_can(Role::Read) && state.private {
         return render::not_found();
     }
     let Some(body) = input.get("body").and_then(Value::as_str) else {
@@ -121,7 +117,7 @@ pub async fn update_comment(
         return render::validation(json!([{"resource": "IssueComment", "field": "body", "code": "missing_field"}]));
     };
     let token_user = state.token_user.clone();
-    let may_edit_any = token_role(&state).is_some_and(|role| role >= Role::Write);
+    let may_edit_any = state.token_can(Role::Write);
     let Some(comment) = state.comments.iter_mut().find(|comment| comment.id == id) else {
         return render::not_found();
     };
@@ -144,7 +140,7 @@ pub async fn add_labels(
     if !is_repo(&state, &owner, &repo) || !state.issues.contains_key(&number) {
         return render::not_found();
     }
-    if token_role(&state).is_none_or(|role| role < Role::Triage) {
+    if !state.token_can(Role::Triage) {
         return render::no_access();
     }
     let Some(labels) = input.get("labels").and_then(Value::as_array) else {
@@ -167,7 +163,7 @@ pub async fn remove_label(
     if !is_repo(&state, &owner, &repo) || !state.issues.contains_key(&number) {
         return render::not_found();
     }
-    if token_role(&state).is_none_or(|role| role < Role::Triage) {
+    if !state.token_can(Role::Triage) {
         return render::no_access();
     }
     let actor = state.token_user.clone();
@@ -206,7 +202,7 @@ pub async fn create_label(
     if !is_repo(&state, &owner, &repo) {
         return render::not_found();
     }
-    if token_role(&state).is_none_or(|role| role < Role::Write) {
+    if !state.token_can(Role::Write) {
         return render::no_access();
     }
     let text = |key: &str| input.get(key).and_then(Value::as_str).map(str::to_owned);

@@ -65,7 +65,7 @@ pub async fn create(
     if !is_repo(&state, &owner, &repo) {
         return render::not_found();
     }
-    if state.role(&state.token_user).is_none_or(|role| role < Role::Write) {
+    if !state.token_can(Role::Write) {
         return render::no_access();
     }
     let text = |key: &str| input.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -107,7 +107,7 @@ pub async fn update(
     if !is_repo(&state, &owner, &repo) {
         return render::not_found();
     }
-    if state.role(&state.token_user).is_none_or(|role| role < Role::Write) {
+    if !state.token_can(Role::Write) {
         return render::no_access();
     }
     let Some(issue) = state.issues.get_mut(&number).filter(|issue| issue.pull.is_some()) else {

@@ -269,6 +269,11 @@ impl State {
         self.users.iter().find(|(name, _)| name.eq_ignore_ascii_case(login)).map(|(_, role)| *role)
     }
 
+    /// Whether the token's user has at least `role` on the repository.
+    pub fn token_can(&self, role: Role) -> bool {
+        self.role(&self.token_user).is_some_and(|has| has >= role)
+    }
+
     /// What GitHub puts in `author_association` for this login on this repository.
     pub fn association(&self, login: &str) -> String {
         if login.eq_ignore_ascii_case(&self.owner) {
