@@ -9,7 +9,7 @@ measured is the child process itself plus about a tenth of a millisecond of spaw
 
   start        `steward daemon start` wall time, and exec-to-first-ping-answer time, N runs
   spawn        wall time of a whole command (e.g. `steward status`), N runs
-  idle         VmRSS after start and after idling, and CPU used while idle
+  idle         VmRSS after start and after idling (and its anonymous part), and CPU used while idle
   connections  VmRSS with K idle client connections open, per connection
 """
 import argparse
@@ -124,12 +124,12 @@ def cmd_spawn(args):
     report(args.name, times_ms, "ms")
 
 
-def vm_rss_kib(pid):
+def vm_rss_kib(pid, field="VmRSS"):
     with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+    raise RuntimeError(f"no {field} for pid {pid}")
 
 
 def cpu_ticks(pid):
@@ -183,6 +183,9 @@ def cmd_idle(args):
     rss_start = vm_rss_kib(pid)
     time.sleep(args.settle)
     rss_idle = vm_rss_kib(pid)
+    # The part of RSS that is the daemon's alone (heap, stacks, relocated tables); the rest is
+    # pages of the binary and libraries, shared with every process that maps them.
+    anon_idle = vm_rss_kib(pid, "RssAnon")
     tick_hz = os.sysconf("SC_CLK_TCK")
     ticks0, t0 = cpu_ticks(pid), time.monotonic()
     ns0, switches0 = per_thread(pid, thread_on_cpu_ns), per_thread(pid, thread_switches)
@@ -191,7 +194,7 @@ def cmd_idle(args):
     ns1, switches1 = per_thread(pid, thread_on_cpu_ns), per_thread(pid, thread_switches)
     wall = t1 - t0
     print(f"steward-bench idle_rss_mib start={rss_start / 1024:.2f} after_idle={rss_idle / 1024:.2f} "
-          f"idle_s={args.settle:g} unit=MiB threads={len(threads_of(pid))}")
+          f"anon_after_idle={anon_idle / 1024:.2f} idle_s={args.settle:g} unit=MiB threads={len(threads_of(pid))}")
     print(f"steward-bench idle_cpu_pct ticks={100 * (ticks1 - ticks0) / tick_hz / wall:.3f} "
           f"schedstat={100 * growth(ns0, ns1) / 1e9 / wall:.4f} wakeups_per_s={growth(switches0, switches1) / wall:.2f} "
           f"window_s={wall:.1f} tick_ms={1000 / tick_hz:g} unit=%")

@@ -531,3 +531,45 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+#[test]
+fn a_named_zone_works_without_the_systems_tz_database() {
+    let project = project(
+        "[[schedule]]\nname = \"morning\"\ncron = \"0 9 * * *\"\ntimezone = \"europe/berlin\"\nprompt = \"p\"\n",
+    );
+    // In a mount namespace of its own, an empty directory hides the system's tz database, so the
+    // copy built into the binary has to answer.
+    let empty = tempfile::tempdir().unwrap();
+    let without_tzdata = |args: &str| {
+        let script = format!("mount --bind '{}' /usr/share/zoneinfo && exec {BIN} {args}", empty.path().display());
+        let mut command = Command::new("unshare");
+        command
+            .args(["--user", "--map-root-user", "--mount", "sh", "-c", &script])
+            .current_dir(project.root())
+            .env_remove("STEWARD_SOCKET")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("TZDIR");
+        command
+    };
+    let checked = harness::Ran::of(harness::run_with_deadline(without_tzdata("config check")));
+    assert!(!checked.stderr.contains("mount"), "the namespace works here: {}", checked.stderr);
+    checked.code(0);
+
+    let daemon = without_tzdata("daemon run").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let _daemon = KillOnDrop(daemon);
+    wait_until("the daemon listens", || std::os::unix::net::UnixStream::connect(project.socket()).is_ok());
+    wait_until("the daemon answers", || harness::ping_ok(&project));
+    let morning = rule_status(&project, "morning");
+    assert_eq!(morning["timezone"], "Europe/Berlin");
+    let berlin = time(&morning["next_fire"]).with_timezone(&chrono_tz::Europe::Berlin);
+    assert_eq!(berlin.format("%H:%M:%S").to_string(), "09:00:00", "{morning}");
+    assert!(time(&morning["next_fire"]) - Utc::now() <= chrono::Duration::hours(24), "{morning}");
+
+    // A misspelt zone still gets its suggestion from the built-in database.
+    project.write_config(
+        "[[schedule]]\nname = \"morning\"\ncron = \"0 9 * * *\"\ntimezone = \"Europe/Berln\"\nprompt = \"p\"\n",
+    );
+    let checked = harness::Ran::of(harness::run_with_deadline(without_tzdata("config check")));
+    checked.code(1);
+    assert!(checked.stderr.contains("did you mean `Europe/Berlin`?"), "{}", checked.stderr);
+}

@@ -64,7 +64,7 @@ pub struct Ran {
 }
 
 impl Ran {
-    fn from(output: Output) -> Self {
+    pub fn of(output: Output) -> Self {
         Self {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -177,7 +177,7 @@ impl TestProject {
 
     /// Runs `steward ARGS` here to completion.
     pub fn run(&self, args: &[&str]) -> Ran {
-        Ran::from(run_with_deadline(self.command(args)))
+        Ran::of(run_with_deadline(self.command(args)))
     }
 
     /// Starts the daemon and returns its pid.

@@ -36,8 +36,8 @@
 //! real instants whose wall clock matches: nothing inside a gap, both occurrences of a repeated
 //! hour. Several times of one job that land on the same instant run once.
 //!
-//! **Zones.** `local` is chrono's `Local` (`TZ`, else `/etc/localtime`); `UTC`; or an IANA name
-//! from the database built into chrono-tz, so no system tzdata is needed.
+//! **Zones.** `local` is chrono's `Local` (`TZ`, else `/etc/localtime`); `UTC`; or an IANA name,
+//! from the system's tz database or, where it has none, the copy built in (see `zone.rs`).
 //!
 //! **Never.** An expression that can never fire (`0 0 30 2 *`) is refused by [`Schedule::parse`].
 //! Whether a day matches depends only on its month's length, its day number and its weekday, and a
@@ -50,80 +50,16 @@
 mod syntax;
 #[cfg(test)]
 mod tests;
+mod zone;
 
-use chrono::{DateTime, Datelike, Local, LocalResult, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, Local, LocalResult, NaiveDate, NaiveDateTime, TimeDelta, Timelike, Utc};
 use croner::Cron;
 
-use crate::suggest::closest;
 use syntax::{
     DAY_OF_WEEK, FIELDS, Field, Place, SHAPE, expand_macro, parse_normalized, vixie_day_rule, words, wrong_count,
 };
-
-/// The time zone a schedule's fields are read in.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Zone {
-    /// The system's zone: `TZ`, else `/etc/localtime`.
-    Local,
-    Utc,
-    /// An IANA zone from the tz database built into chrono-tz.
-    Named(chrono_tz::Tz),
-}
-
-impl Zone {
-    /// `None` or `local` -> [`Zone::Local`]; `UTC`, `Etc/UTC` or `Z` -> [`Zone::Utc`]; an IANA
-    /// name such as `Europe/Berlin` -> [`Zone::Named`]. Names are matched case-insensitively
-    /// (`europe/berlin` is Europe/Berlin); an unknown name gets the closest IANA name as its fix.
-    pub fn parse(name: Option<&str>) -> Result<Zone, CronError> {
-        let Some(name) = name else { return Ok(Zone::Local) };
-        let name = name.trim();
-        if name.eq_ignore_ascii_case("local") {
-            return Ok(Zone::Local);
-        }
-        if ["UTC", "Etc/UTC", "Z"].iter().any(|utc| name.eq_ignore_ascii_case(utc)) {
-            return Ok(Zone::Utc);
-        }
-        if let Some(tz) = find_zone(name) {
-            return Ok(Zone::Named(tz));
-        }
-        Err(unknown_zone(name))
-    }
-
-    /// How status output names it: `local`, `UTC`, `Europe/Berlin`.
-    pub fn name(&self) -> String {
-        match self {
-            Zone::Local => "local".to_owned(),
-            Zone::Utc => "UTC".to_owned(),
-            Zone::Named(tz) => tz.name().to_owned(),
-        }
-    }
-}
-
-fn find_zone(name: &str) -> Option<chrono_tz::Tz> {
-    chrono_tz::TZ_VARIANTS.iter().copied().find(|tz| tz.name().eq_ignore_ascii_case(name))
-}
-
-fn unknown_zone(name: &str) -> CronError {
-    const EXAMPLES: &str = "an IANA name such as `Europe/Berlin` or `America/New_York`, or `local` or `UTC`";
-    if name.is_empty() {
-        return CronError::new("the time zone is empty", format!("write {EXAMPLES}"), 0);
-    }
-    // People write the city alone or with spaces ("new york"); the edit distance to the full name
-    // is too large for that, so those two shapes are looked up first.
-    let underscored = name.replace(' ', "_");
-    let city = |tz: &chrono_tz::Tz| tz.name().rsplit('/').next().is_some_and(|c| c.eq_ignore_ascii_case(&underscored));
-    let suggestion = find_zone(&underscored)
-        .or_else(|| chrono_tz::TZ_VARIANTS.iter().copied().find(city))
-        .map(|tz| tz.name().to_owned())
-        .or_else(|| {
-            let lowered: Vec<String> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name().to_lowercase()).collect();
-            closest(name, &lowered).and_then(find_zone).map(|tz| tz.name().to_owned())
-        });
-    let fix = match suggestion {
-        Some(zone) => format!("did you mean `{zone}`?"),
-        None => format!("use {EXAMPLES}"),
-    };
-    CronError::new(format!("unknown time zone `{name}`"), fix, 0)
-}
+use zone::Clock;
+pub use zone::{NamedZone, Zone};
 
 /// Why an expression or zone is not acceptable: what is wrong, the fix, and where in the text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -198,7 +134,7 @@ impl Schedule {
         match &self.zone {
             Zone::Utc => self.next_in(&Utc, after),
             Zone::Local => self.next_in(&Local, after),
-            Zone::Named(tz) => self.next_in(tz, after),
+            Zone::Named(zone) => self.next_in(zone, after),
         }
     }
 
@@ -216,7 +152,7 @@ impl Schedule {
         self.has_seconds
     }
 
-    fn next_in<Z: TimeZone>(&self, zone: &Z, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    fn next_in<Z: Clock>(&self, zone: &Z, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         // Two days inside croner's years keep every offset arithmetic below in chrono's range.
         let first = NaiveDate::from_ymd_opt(1, 1, 3)?.and_hms_opt(0, 0, 0)?.and_utc();
         let last = NaiveDate::from_ymd_opt(4999, 12, 29)?.and_hms_opt(0, 0, 0)?.and_utc();
@@ -262,12 +198,7 @@ impl Schedule {
         self.cron.find_next_occurrence(&from, true).ok()
     }
 
-    fn next_fixed<Z: TimeZone>(
-        &self,
-        zone: &Z,
-        after: DateTime<Utc>,
-        mut from: NaiveDateTime,
-    ) -> Option<DateTime<Utc>> {
+    fn next_fixed<Z: Clock>(&self, zone: &Z, after: DateTime<Utc>, mut from: NaiveDateTime) -> Option<DateTime<Utc>> {
         for _ in 0..MAX_SKIPS {
             let wall = self.next_wall(from)?;
             let (instant, resume) = match resolve(zone, wall) {
@@ -284,7 +215,7 @@ impl Schedule {
         None
     }
 
-    fn next_interval<Z: TimeZone>(
+    fn next_interval<Z: Clock>(
         &self,
         zone: &Z,
         after: DateTime<Utc>,
@@ -312,7 +243,7 @@ impl Schedule {
 
     /// The first match in the later half of the repeated range that `whole` (in the earlier half,
     /// at wall-clock time `wall`, repeated at `twin`) is in, at a wall-clock time up to `wall`.
-    fn next_in_later_half<Z: TimeZone>(
+    fn next_in_later_half<Z: Clock>(
         &self,
         zone: &Z,
         whole: DateTime<Utc>,
@@ -336,22 +267,22 @@ impl Schedule {
 /// range) before it concludes that the job does not fire again.
 const MAX_SKIPS: usize = 100;
 
-fn wall_clock<Z: TimeZone>(zone: &Z, instant: DateTime<Utc>) -> NaiveDateTime {
-    instant.with_timezone(zone).naive_local()
+fn wall_clock<Z: Clock>(zone: &Z, instant: DateTime<Utc>) -> NaiveDateTime {
+    zone.wall_clock(instant)
 }
 
-fn resolve<Z: TimeZone>(zone: &Z, wall: NaiveDateTime) -> LocalResult<DateTime<Utc>> {
-    zone.from_local_datetime(&wall).map(|instant| instant.with_timezone(&Utc))
+fn resolve<Z: Clock>(zone: &Z, wall: NaiveDateTime) -> LocalResult<DateTime<Utc>> {
+    zone.resolve(wall)
 }
 
 /// Whether the wall-clock time at `instant` happens twice.
-fn repeated<Z: TimeZone>(zone: &Z, instant: DateTime<Utc>) -> bool {
+fn repeated<Z: Clock>(zone: &Z, instant: DateTime<Utc>) -> bool {
     matches!(resolve(zone, wall_clock(zone, instant)), LocalResult::Ambiguous(..))
 }
 
 /// The first wall-clock time after `wall` (which a gap skips) that exists, and its instant: the
 /// instant the clock jumped.
-fn gap_end<Z: TimeZone>(zone: &Z, wall: NaiveDateTime) -> Option<(NaiveDateTime, DateTime<Utc>)> {
+fn gap_end<Z: Clock>(zone: &Z, wall: NaiveDateTime) -> Option<(NaiveDateTime, DateTime<Utc>)> {
     let exists = |probe: NaiveDateTime| !matches!(resolve(zone, probe), LocalResult::None);
     // Gaps are usually an hour but have been a whole day (Pacific/Apia, 2011): probe doubling
     // distances, then bisect.
