@@ -51,6 +51,18 @@ impl Target {
         Ok(client.request_timeout(REQUEST_TIMEOUT))
     }
 
+    /// Connects, makes one call with the client, and explains a failure of either.
+    pub fn call<T, F, Fut>(&self, call: F) -> Result<T, Failure>
+    where
+        F: FnOnce(SequentialClient) -> Fut,
+        Fut: std::future::Future<Output = Result<T, jsonrpsee::core::client::Error>>,
+    {
+        super::block_on(async {
+            let client = self.connect().await?;
+            call(client).await.map_err(|err| super::rpc_failure(self, err))
+        })?
+    }
+
     /// Connects for subscriptions (and calls in flight at once), or explains why not.
     pub async fn connect_streaming(&self) -> Result<Client, Failure> {
         IpcClientBuilder::default()

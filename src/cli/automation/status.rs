@@ -7,15 +7,12 @@ use serde_json::Value;
 
 use crate::api::AutomationApiClient;
 use crate::automation::AutomationStatus;
-use crate::cli::{GlobalArgs, Outcome, Target, block_on, print_json, rpc_failure, write_stdout};
+use crate::cli::{GlobalArgs, Outcome, Target, print_json, write_stdout};
 
 /// Prints the rules, the schedules and the watcher.
 pub fn run(global: &GlobalArgs) -> Outcome {
     let target = Target::resolve(global)?;
-    let status = block_on(async {
-        let client = target.connect().await?;
-        client.status().await.map_err(|err| rpc_failure(&target, err))
-    })??;
+    let status = target.call(|client| async move { client.status().await })?;
     if global.json {
         print_json(&status)?;
     } else {

@@ -3,15 +3,12 @@
 use std::process::ExitCode;
 
 use crate::api::DaemonApiClient;
-use crate::cli::{Failure, GlobalArgs, Outcome, Target, block_on, print_json, rpc_failure};
+use crate::cli::{Failure, GlobalArgs, Outcome, Target, print_json};
 
 /// Asks the daemon to re-read its configuration; exit 1 when the file was refused.
 pub fn run(global: &GlobalArgs) -> Outcome {
     let target = Target::resolve(global)?;
-    let reloaded = block_on(async {
-        let client = target.connect().await?;
-        client.reload().await.map_err(|err| rpc_failure(&target, err))
-    })??;
+    let reloaded = target.call(|client| async move { client.reload().await })?;
     if global.json {
         print_json(&reloaded)?;
         return Ok(if reloaded.reloaded { ExitCode::SUCCESS } else { ExitCode::FAILURE });

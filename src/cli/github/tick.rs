@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::api::StewardApiClient;
-use crate::cli::{Failure, GlobalArgs, Outcome, Target, block_on, print_json, rpc_failure, write_stdout};
+use crate::cli::{Failure, GlobalArgs, Outcome, Target, print_json, write_stdout};
 
 /// Options of `github tick`.
 #[derive(Debug, Args)]
@@ -18,10 +18,7 @@ pub struct TickArgs {
 /// Runs the loop once and prints its report; exits 1 when the tick failed.
 pub fn run(global: &GlobalArgs, args: TickArgs) -> Outcome {
     let target = Target::resolve(global)?;
-    let report = block_on(async {
-        let client = target.connect().await?;
-        client.tick(args.r#loop).await.map_err(|err| rpc_failure(&target, err))
-    })??;
+    let report = target.call(|client| async move { client.tick(args.r#loop).await })?;
     if global.json {
         print_json(&report)?;
     } else {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::api::StewardApiClient;
-use crate::cli::{GlobalArgs, Outcome, Target, block_on, print_json, rpc_failure, write_stdout};
+use crate::cli::{GlobalArgs, Outcome, Target, print_json, write_stdout};
 use crate::events::format_time;
 
 /// Options of `session get`.
@@ -18,10 +18,7 @@ pub struct GetArgs {
 /// Prints one session and its log.
 pub fn run(global: &GlobalArgs, args: GetArgs) -> Outcome {
     let target = Target::resolve(global)?;
-    let session = block_on(async {
-        let client = target.connect().await?;
-        client.get(args.id).await.map_err(|err| rpc_failure(&target, err))
-    })??;
+    let session = target.call(|client| async move { client.get(args.id).await })?;
     if global.json {
         print_json(&session)?;
         return Ok(ExitCode::SUCCESS);

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::api::StewardApiClient;
-use crate::cli::{GlobalArgs, Outcome, Target, block_on, print_json, rpc_failure, task_age, write_stdout};
+use crate::cli::{GlobalArgs, Outcome, Target, print_json, task_age, write_stdout};
 
 /// Options of `session list`.
 #[derive(Debug, Args)]
@@ -21,10 +21,7 @@ pub struct ListArgs {
 /// Prints the sessions.
 pub fn run(global: &GlobalArgs, args: ListArgs) -> Outcome {
     let target = Target::resolve(global)?;
-    let list = block_on(async {
-        let client = target.connect().await?;
-        client.list(args.state, Some(args.limit)).await.map_err(|err| rpc_failure(&target, err))
-    })??;
+    let list = target.call(|client| async move { client.list(args.state, Some(args.limit)).await })?;
     if global.json {
         print_json(&list)?;
         return Ok(ExitCode::SUCCESS);

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::api::TaskApiClient;
-use crate::cli::{GlobalArgs, Outcome, Target, block_on, print_json, rpc_failure};
+use crate::cli::{GlobalArgs, Outcome, Target, print_json};
 
 /// Options of `task cancel`.
 #[derive(Debug, Args)]
@@ -17,10 +17,7 @@ pub struct CancelArgs {
 /// Cancels the task; for a running one, returns once its agent has stopped.
 pub fn run(global: &GlobalArgs, args: CancelArgs) -> Outcome {
     let target = Target::resolve(global)?;
-    let task = block_on(async {
-        let client = target.connect().await?;
-        client.cancel(args.id).await.map_err(|err| rpc_failure(&target, err))
-    })??;
+    let task = target.call(|client| async move { client.cancel(args.id).await })?;
     if global.json {
         print_json(&task)?;
     } else {

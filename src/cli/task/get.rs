@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::api::TaskApiClient;
-use crate::cli::{GlobalArgs, Outcome, Target, block_on, print_json, rpc_failure, write_stdout};
+use crate::cli::{GlobalArgs, Outcome, Target, print_json, write_stdout};
 
 /// Options of `task get`.
 #[derive(Debug, Args)]
@@ -17,10 +17,7 @@ pub struct GetArgs {
 /// Prints one task.
 pub fn run(global: &GlobalArgs, args: GetArgs) -> Outcome {
     let target = Target::resolve(global)?;
-    let task = block_on(async {
-        let client = target.connect().await?;
-        client.get(args.id).await.map_err(|err| rpc_failure(&target, err))
-    })??;
+    let task = target.call(|client| async move { client.get(args.id).await })?;
     if global.json {
         print_json(&task)?;
         return Ok(ExitCode::SUCCESS);

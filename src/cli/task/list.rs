@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::api::TaskApiClient;
-use crate::cli::{GlobalArgs, Outcome, Target, block_on, print_json, rpc_failure, write_stdout};
+use crate::cli::{GlobalArgs, Outcome, Target, print_json, write_stdout};
 
 /// Options of `task list`.
 #[derive(Debug, Args)]
@@ -24,10 +24,7 @@ pub struct ListArgs {
 /// Prints a page of tasks.
 pub fn run(global: &GlobalArgs, args: ListArgs) -> Outcome {
     let target = Target::resolve(global)?;
-    let page = block_on(async {
-        let client = target.connect().await?;
-        client.list(args.state, Some(args.limit), args.after).await.map_err(|err| rpc_failure(&target, err))
-    })??;
+    let page = target.call(|client| async move { client.list(args.state, Some(args.limit), args.after).await })?;
     if global.json {
         print_json(&page)?;
         return Ok(ExitCode::SUCCESS);

@@ -3,15 +3,12 @@
 use std::process::ExitCode;
 
 use crate::api::TaskApiClient;
-use crate::cli::{GlobalArgs, Outcome, Target, block_on, print_json, rpc_failure};
+use crate::cli::{GlobalArgs, Outcome, Target, print_json};
 
 /// Prints the count of tasks per state.
 pub fn run(global: &GlobalArgs) -> Outcome {
     let target = Target::resolve(global)?;
-    let stats = block_on(async {
-        let client = target.connect().await?;
-        client.stats().await.map_err(|err| rpc_failure(&target, err))
-    })??;
+    let stats = target.call(|client| async move { client.stats().await })?;
     if global.json {
         print_json(&stats)?;
     } else {
