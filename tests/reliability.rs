@@ -73,14 +73,21 @@ fn agents_of(project: &TestProject) -> Vec<u32> {
 fn submit_until_gone(project: &TestProject, cycle: u32) -> std::thread::JoinHandle<Vec<(String, u64)>> {
     let socket = project.socket();
     std::thread::spawn(move || {
+        use std::io::{BufRead, Write};
         let mut acked = Vec::new();
-        let mut client = RawClient::connect(&socket);
+        // The kill may come before the connection, or between a request and its reply: a
+        // refused connection or a broken pipe means the daemon is gone, as a closed one does.
+        let Ok(stream) = std::os::unix::net::UnixStream::connect(&socket) else { return acked };
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut reader = std::io::BufReader::new(stream);
         for i in 0u64.. {
             let prompt = format!("cycle {cycle} submit {i}");
             let request = json!({ "jsonrpc": "2.0", "method": "task.submit", "params": { "prompt": prompt }, "id": i });
-            client.send(&request.to_string());
+            if reader.get_mut().write_all(format!("{request}\n").as_bytes()).is_err() {
+                return acked;
+            }
             let mut line = String::new();
-            match client.reader.read_line(&mut line) {
+            match reader.read_line(&mut line) {
                 Ok(n) if n > 0 => {
                     let reply: Value = serde_json::from_str(&line).unwrap();
                     match reply["result"]["id"].as_u64() {
